@@ -1,0 +1,73 @@
+/**
+ * The one error catalogue. Every error the API returns carries one of these
+ * stable codes; clients switch on `code`, people read `message`.
+ * `httpStatus` is the single place where a code is mapped to HTTP.
+ */
+export const errorCatalogue = {
+  bad_request: { httpStatus: 400, message: 'The request is malformed.' },
+  not_found: { httpStatus: 404, message: 'No such resource.' },
+  method_not_allowed: { httpStatus: 405, message: 'Method not allowed.' },
+  payload_too_large: { httpStatus: 413, message: 'The request body is too large.' },
+  unsupported_media_type: { httpStatus: 415, message: 'Send application/json.' },
+  unauthenticated: { httpStatus: 401, message: 'Authentication is required.' },
+  forbidden: { httpStatus: 403, message: 'Not allowed.' },
+  rate_limited: { httpStatus: 429, message: 'Too many attempts; wait and try again.' },
+  sealed: {
+    httpStatus: 503,
+    message: 'The server is sealed: unseal it with `bulwark unseal` before using it.',
+  },
+  not_initialized: {
+    httpStatus: 503,
+    message: 'The server is not initialised: run `bulwark init` first.',
+  },
+  already_initialized: {
+    httpStatus: 409,
+    message: 'This data directory is already initialised; refusing to touch it.',
+  },
+  already_unsealed: { httpStatus: 409, message: 'The server is already unsealed.' },
+  unseal_failed: {
+    httpStatus: 400,
+    message: 'Unseal failed: the passphrase is wrong. Nothing was changed; the server is still sealed.',
+  },
+  invalid_share: {
+    httpStatus: 400,
+    message: 'That is not a valid Bulwark unseal share.',
+  },
+  foreign_share: {
+    httpStatus: 400,
+    message: 'That share belongs to another Bulwark installation.',
+  },
+  duplicate_share: { httpStatus: 400, message: 'That share was already given.' },
+  shares_mismatch: {
+    httpStatus: 400,
+    message:
+      'The shares given do not unlock this installation; progress was reset. Nothing was changed; the server is still sealed.',
+  },
+  provider_not_configured: {
+    httpStatus: 400,
+    message: 'That unseal method is not configured for this installation.',
+  },
+  init_not_local: {
+    httpStatus: 403,
+    message: 'Initialisation is only accepted from the server machine itself (loopback).',
+  },
+  storage_corrupt: {
+    httpStatus: 500,
+    message: 'The database is corrupt or truncated; restore it from a backup. Nothing was overwritten.',
+  },
+  storage_unavailable: { httpStatus: 503, message: 'The database cannot be reached.' },
+  storage_mismatch: {
+    httpStatus: 500,
+    message: 'The database belongs to another Bulwark installation; refusing to use it.',
+  },
+  internal: { httpStatus: 500, message: 'Internal error.' },
+} as const satisfies Record<string, { httpStatus: number; message: string }>;
+
+export type ErrorCode = keyof typeof errorCatalogue;
+
+export const errorCodes = Object.keys(errorCatalogue) as ErrorCode[];
+
+/** The body of every error answer. */
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; details?: unknown };
+}

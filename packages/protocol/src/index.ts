@@ -1,0 +1,5 @@
+export * from './errors.ts';
+export * from './sys.ts';
+
+/** Version of the HTTP API paths (`/v1/...`). */
+export const apiVersion = 'v1';

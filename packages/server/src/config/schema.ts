@@ -1,0 +1,147 @@
+import { isIP } from 'node:net';
+import { z } from 'zod';
+
+/**
+ * The server's configuration contract. Every object is strict: a key we do
+ * not know is refused, because a misspelt key silently falling back to a
+ * default (say `init.alowRemote`) is how a setting meant to be off ends up
+ * on. Error texts say what is allowed; they never echo a value, so a
+ * database password cannot leak into a start-up message.
+ */
+
+export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** RFC 1123 host name: dot-separated labels of letters, digits and inner hyphens. */
+const dnsLabel = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+export function isDnsName(name: string): boolean {
+  if (name.length === 0 || name.length > 253) return false;
+  return name.split('.').every((label) => dnsLabel.test(label));
+}
+
+export function isServerName(name: string): boolean {
+  return isIP(name) !== 0 || isDnsName(name.toLowerCase());
+}
+
+const booleanError = 'expected true or false';
+
+const serverName = z
+  .string({ error: 'expected a DNS name or IP literal' })
+  .refine(isServerName, {
+    error:
+      'expected a DNS name (like bulwark.example.org) or an IP literal (like 192.0.2.10 or ::1)',
+  })
+  .transform((name) => (isIP(name) !== 0 ? name : name.toLowerCase()));
+
+const filePath = z.string({ error: 'expected a file path' }).min(1, 'expected a file path');
+
+export const listenShape = {
+  host: z
+    .string({ error: 'expected a host name or IP address to listen on' })
+    .min(1, 'expected a host name or IP address to listen on')
+    .default('localhost'),
+  port: z
+    .int({ error: 'expected an integer between 1 and 65535' })
+    .min(1, 'expected an integer between 1 and 65535')
+    .max(65535, 'expected an integer between 1 and 65535')
+    .default(8443),
+};
+
+export const tlsShape = {
+  serverNames: z
+    .array(serverName, { error: 'expected a list of DNS names or IP literals' })
+    .min(1, 'expected a non-empty list of DNS names or IP literals')
+    .transform((names) => [...new Set(names)])
+    .default(['localhost']),
+  certFile: filePath.optional(),
+  keyFile: filePath.optional(),
+};
+
+export const databaseShape = {
+  url: z
+    .string({ error: 'expected a postgres:// or postgresql:// URL' })
+    .refine(isPostgresUrl, 'expected a postgres:// or postgresql:// URL')
+    .optional(),
+  schema: z
+    .string({ error: 'expected an SQL identifier' })
+    .regex(
+      /^[a-z_][a-z0-9_]{0,62}$/,
+      'expected an SQL identifier: lower-case letters, digits and _, not starting with a digit, at most 63 characters',
+    )
+    .default('bulwark'),
+};
+
+export const logShape = {
+  level: z.enum(logLevels, { error: `expected one of ${logLevels.join(', ')}` }).default('info'),
+};
+
+export const metricsShape = {
+  enabled: z.boolean({ error: booleanError }).default(true),
+};
+
+export const initShape = {
+  /** Initialisation is accepted only from loopback unless this is true. */
+  allowRemote: z.boolean({ error: booleanError }).default(false),
+};
+
+/**
+ * A section object: strict, and absent means "all defaults". prefault, not
+ * default: the empty object goes through the schema so the inner defaults
+ * apply (zod 4 returns a `default` value unparsed).
+ */
+const sectionError = (shape: object) => ({
+  error: `expected an object with keys ${Object.keys(shape).join(', ')}`,
+});
+
+export const topShape = {
+  dataDir: z
+    .string({ error: 'expected a directory path' })
+    .min(1, 'expected a directory path')
+    .default('./data'),
+  listen: z.object(listenShape, sectionError(listenShape)).strict().prefault({}),
+  tls: z
+    .object(tlsShape, sectionError(tlsShape))
+    .strict()
+    .superRefine((tls, ctx) => {
+      const hasCert = tls.certFile !== undefined;
+      const hasKey = tls.keyFile !== undefined;
+      if (hasCert !== hasKey) {
+        const present = hasCert ? 'certFile' : 'keyFile';
+        const missing = hasCert ? 'keyFile' : 'certFile';
+        ctx.addIssue({
+          code: 'custom',
+          path: [present],
+          message: `set without tls.${missing}; give both (your own certificate and its key) or neither (a local CA is then generated)`,
+        });
+      }
+    })
+    .prefault({}),
+  database: z.object(databaseShape, sectionError(databaseShape)).strict().prefault({}),
+  log: z.object(logShape, sectionError(logShape)).strict().prefault({}),
+  metrics: z.object(metricsShape, sectionError(metricsShape)).strict().prefault({}),
+  init: z.object(initShape, sectionError(initShape)).strict().prefault({}),
+};
+
+export const configSchema = z.object(topShape, sectionError(topShape)).strict();
+
+export type BulwarkConfig = z.output<typeof configSchema>;
+
+/** The keys allowed in each object of the config, by dotted path ('' is the top). */
+export const allowedKeysByPath: Readonly<Record<string, readonly string[]>> = {
+  '': Object.keys(topShape),
+  listen: Object.keys(listenShape),
+  tls: Object.keys(tlsShape),
+  database: Object.keys(databaseShape),
+  log: Object.keys(logShape),
+  metrics: Object.keys(metricsShape),
+  init: Object.keys(initShape),
+};
+
+function isPostgresUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'postgres:' || url.protocol === 'postgresql:';
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,56 @@
+import { initRequestSchema, unsealRequestSchema } from '@bulwark/protocol';
+import type { FastifyRequest } from 'fastify';
+import type { App } from '../http/app.ts';
+import { BulwarkError } from '../errors.ts';
+import type { SealService } from './service.ts';
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
+const SYS_BODY_LIMIT = 16 * 1024;
+
+/** Health, status, init, unseal and seal: the only routes a sealed server answers (but seal). */
+export function registerSysRoutes(
+  app: App,
+  seal: SealService,
+  opts: { allowRemoteInit: boolean },
+) {
+  app.get('/health', { config: { access: 'anonymous', availableWhileSealed: true } }, async (_req, reply) => {
+    const status = seal.state;
+    // Load balancers read the status code: only an unsealed node takes traffic.
+    return reply.status(status === 'unsealed' ? 200 : 503).send({ status });
+  });
+
+  app.get('/v1/sys/status', { config: { access: 'anonymous', availableWhileSealed: true } }, async () =>
+    seal.status(),
+  );
+
+  app.post(
+    '/v1/sys/init',
+    { config: { access: 'anonymous', availableWhileSealed: true }, bodyLimit: SYS_BODY_LIMIT },
+    async (req) => {
+      // First come, first served, as with any unseal-style init: so only the
+      // machine itself may do it unless the operator allows otherwise.
+      if (!opts.allowRemoteInit && !LOOPBACK.has(req.socket.remoteAddress ?? '')) {
+        throw new BulwarkError('init_not_local');
+      }
+      const body = initRequestSchema.parse(req.body);
+      const result = await seal.initialize(body);
+      return { ...result, status: seal.status() };
+    },
+  );
+
+  app.post(
+    '/v1/sys/unseal',
+    { config: { access: 'anonymous', availableWhileSealed: true }, bodyLimit: SYS_BODY_LIMIT },
+    async (req) => seal.unseal(unsealRequestSchema.parse(req.body), sourceOf(req)),
+  );
+
+  app.post(
+    '/v1/sys/seal',
+    { config: { access: 'operator' }, bodyLimit: SYS_BODY_LIMIT },
+    async () => seal.seal(),
+  );
+}
+
+function sourceOf(req: FastifyRequest): string {
+  return req.socket.remoteAddress ?? 'unknown';
+}

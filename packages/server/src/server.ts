@@ -1,0 +1,211 @@
+import { randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FastifyBaseLogger } from 'fastify';
+import type { BulwarkConfig } from './config/index.ts';
+import { BulwarkError } from './errors.ts';
+import { type App, buildApp } from './http/app.ts';
+import { openAesGcm, sealAesGcm } from './keys/dangerous/aes-gcm.ts';
+import { KeyringStore } from './keys/keyring-store.ts';
+import type { Argon2idParams } from './keys/providers/passphrase.ts';
+import type { RootKey } from './keys/root-key.ts';
+import { type SealedResources, SealService } from './keys/service.ts';
+import { checkDatabaseFileShape } from './storage/sqlite.ts';
+import {
+  createStorage,
+  discardFreshStorage,
+  openStorage,
+  type Storage,
+  type StorageConfig,
+} from './storage/storage.ts';
+import { prepareTls, tlsFiles, writeSealedCaKey } from './tls/index.ts';
+import { replaceFileAtomic } from './util/files.ts';
+import packageJson from '../package.json' with { type: 'json' };
+
+export const version: string = packageJson.version;
+
+export const dataFiles = {
+  keyring: 'keyring.json',
+  database: 'bulwark.db',
+  operatorToken: 'operator.token',
+  tlsDir: 'tls',
+} as const;
+
+export interface ServerHandle {
+  app: App;
+  seal: SealService;
+  /** The open storage while unsealed. */
+  storage(): Storage;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Thrown for start-up faults an operator must fix; main prints it and exits 1. */
+export class StartupError extends Error {
+  override name = 'StartupError';
+}
+
+export interface StartOptions {
+  logger: FastifyBaseLogger;
+  /** Lower Argon2id cost for tests only; production always uses the default. */
+  argon2id?: Argon2idParams;
+}
+
+/**
+ * The composition root: reads nothing global, builds every part from the
+ * config and wires them by hand. Comes up sealed (or uninitialised).
+ */
+export async function startServer(config: BulwarkConfig, opts: StartOptions): Promise<ServerHandle> {
+  const dataDir = config.dataDir;
+  ensureWritableDataDir(dataDir);
+
+  const storageConfig: StorageConfig = config.database.url
+    ? { backend: 'postgres', url: config.database.url, schema: config.database.schema }
+    : { backend: 'sqlite', path: join(dataDir, dataFiles.database) };
+
+  const keyring = new KeyringStore(join(dataDir, dataFiles.keyring));
+  const initialized = keyring.exists();
+  try {
+    if (storageConfig.backend === 'sqlite') checkDatabaseFileShape(storageConfig.path);
+  } catch (err) {
+    throw new StartupError((err as Error).message);
+  }
+
+  const tlsDir = join(dataDir, dataFiles.tlsDir);
+  const tls = await prepareTls({
+    dir: tlsDir,
+    serverNames: config.tls.serverNames,
+    ...(config.tls.certFile ? { certFile: config.tls.certFile } : {}),
+    ...(config.tls.keyFile ? { keyFile: config.tls.keyFile } : {}),
+    regenerateUnsealed: !initialized,
+  });
+
+  let storage: Storage | null = null;
+  const resources: SealedResources = {
+    async initialize(root: RootKey) {
+      storage = await createStorage(storageConfig, root);
+      if (tls.unsealedCaKeyPem) {
+        const caKey = root.derive('tlsCaKey');
+        try {
+          await writeSealedCaKey(tlsDir, tls.unsealedCaKeyPem, (plain) =>
+            sealAesGcm(caKey.bytes(), plain, caKeyAad(root)),
+          );
+        } finally {
+          caKey.wipe();
+        }
+        tls.unsealedCaKeyPem = null;
+      }
+    },
+    async abortInitialize() {
+      await storage?.close();
+      storage = null;
+      await discardFreshStorage(storageConfig);
+      rmSync(join(tlsDir, tlsFiles.sealedCaKey), { force: true });
+    },
+    async open(root: RootKey) {
+      storage = await openStorage(storageConfig, root);
+    },
+    async close() {
+      const s = storage;
+      storage = null;
+      await s?.close();
+    },
+  };
+
+  const seal = new SealService({
+    keyring,
+    resources,
+    storage: storageConfig.backend,
+    version,
+    writeOperatorToken: (token) => {
+      const path = join(dataDir, dataFiles.operatorToken);
+      replaceFileAtomic(path, `${token}\n`, 0o600);
+      return path;
+    },
+    ...(opts.argon2id ? { argon2id: opts.argon2id } : {}),
+    log: (msg, fields) => opts.logger.info(fields ?? {}, msg),
+  });
+
+  const app = await buildApp({
+    tls: tls.material,
+    seal,
+    logger: opts.logger,
+    metricsEnabled: config.metrics.enabled,
+    allowRemoteInit: config.init.allowRemote,
+  });
+
+  try {
+    await app.listen({ host: config.listen.host, port: config.listen.port });
+  } catch (err) {
+    await app.close().catch(() => {});
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') {
+      throw new StartupError(
+        `Port ${config.listen.port} on ${config.listen.host} is already in use: is another Bulwark (or another program) running? Set listen.port or BULWARK_PORT to use another.`,
+      );
+    }
+    if (code === 'EACCES') {
+      throw new StartupError(
+        `Not allowed to listen on ${config.listen.host}:${config.listen.port} (ports below 1024 need privileges).`,
+      );
+    }
+    throw err;
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.listen.port;
+  const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
+
+  return {
+    app,
+    seal,
+    storage() {
+      if (!storage) throw new BulwarkError('sealed');
+      return storage;
+    },
+    url: `https://${host}:${port}`,
+    async close() {
+      await app.close();
+      if (seal.state === 'unsealed') await seal.seal();
+    },
+  };
+}
+
+function caKeyAad(root: RootKey): Buffer {
+  return Buffer.from(`bulwark-tls-ca-key:v1:${root.installationId}`, 'utf8');
+}
+
+/** Decrypts the sealed CA key (for certificate renewal once unsealed). */
+export function caKeyDecryptor(root: RootKey) {
+  return (sealed: Uint8Array) => {
+    const key = root.derive('tlsCaKey');
+    try {
+      return openAesGcm(key.bytes(), sealed, caKeyAad(root));
+    } finally {
+      key.wipe();
+    }
+  };
+}
+
+/**
+ * Creates the data directory (0700) and proves it is writable by writing,
+ * syncing and removing a probe file; permissions alone lie when running as root.
+ */
+function ensureWritableDataDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const probe = join(dir, `.write-probe-${randomBytes(4).toString('hex')}`);
+    const fd = openSync(probe, 'wx', 0o600);
+    try {
+      writeSync(fd, 'probe');
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+      rmSync(probe, { force: true });
+    }
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new StartupError(
+      `The data directory ${dir} is not usable (${e.code ?? 'error'}: ${e.message}). Make sure it exists and the server's user can write to it.`,
+    );
+  }
+}

@@ -1,0 +1,165 @@
+import type { StorageBackend } from '@bulwark/protocol';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { FileMigrationProvider, Migrator } from 'kysely/migration';
+import { BulwarkError } from '../errors.ts';
+import type { RootKey } from '../keys/root-key.ts';
+import { FieldCipher } from './field-cipher.ts';
+import { openPostgresPool, quoteIdent } from './postgres.ts';
+import type { Tables } from './schema.ts';
+import { mapSqliteError, openSqlCipher } from './sqlite.ts';
+
+export type StorageConfig =
+  | { backend: 'sqlite'; path: string }
+  | { backend: 'postgres'; url: string; schema: string };
+
+const migrationsFolder = fileURLToPath(new URL('./migrations', import.meta.url));
+
+/** An open, unsealed database: the Kysely handle plus the field cipher for its content. */
+export class Storage {
+  readonly db: Kysely<Tables>;
+  readonly backend: StorageBackend;
+  readonly fields: FieldCipher;
+
+  constructor(db: Kysely<Tables>, backend: StorageBackend, fields: FieldCipher) {
+    this.db = db;
+    this.backend = backend;
+    this.fields = fields;
+  }
+
+  async close(): Promise<void> {
+    this.fields.wipe();
+    await this.db.destroy();
+  }
+}
+
+/** Init: make fresh storage for a new installation; refuses storage that holds data. */
+export async function createStorage(cfg: StorageConfig, root: RootKey): Promise<Storage> {
+  const storage = await connect(cfg, root, { create: true });
+  try {
+    const existing = await readMeta(storage, 'installation_id');
+    if (existing !== undefined) {
+      throw new BulwarkError(
+        'storage_mismatch',
+        `The database already holds installation ${existing}; refusing to initialise over it.`,
+      );
+    }
+    await migrate(storage, cfg);
+    await storage.db
+      .insertInto('bulwark_meta')
+      .values([
+        { key: 'installation_id', value: root.installationId },
+        { key: 'storage_check', value: storageCheck(root) },
+      ])
+      .execute();
+    return storage;
+  } catch (err) {
+    await storage.close();
+    throw err;
+  }
+}
+
+/** Unseal: open, check the storage belongs to this installation, run pending migrations. */
+export async function openStorage(cfg: StorageConfig, root: RootKey): Promise<Storage> {
+  const storage = await connect(cfg, root, { create: false });
+  try {
+    const installation = await readMeta(storage, 'installation_id');
+    if (installation === undefined) {
+      throw new BulwarkError(
+        'storage_mismatch',
+        'The database holds no Bulwark installation (was it replaced or emptied?); restore it from a backup.',
+      );
+    }
+    if (installation !== root.installationId) {
+      throw new BulwarkError(
+        'storage_mismatch',
+        `The database belongs to installation ${installation}, not ${root.installationId}.`,
+      );
+    }
+    const check = (await readMeta(storage, 'storage_check')) ?? '';
+    const expected = storageCheck(root);
+    if (check.length !== expected.length || !timingSafeEqual(Buffer.from(check), Buffer.from(expected))) {
+      throw new BulwarkError('storage_mismatch', 'The database was not written with this installation’s keys.');
+    }
+    await migrate(storage, cfg);
+    return storage;
+  } catch (err) {
+    await storage.close();
+    throw err;
+  }
+}
+
+/** Undo createStorage after a failed init (nothing but the fresh schema is there). */
+export async function discardFreshStorage(cfg: StorageConfig): Promise<void> {
+  if (cfg.backend === 'sqlite') {
+    for (const suffix of ['', '-wal', '-shm']) rmSync(`${cfg.path}${suffix}`, { force: true });
+    return;
+  }
+  const pool = await openPostgresPool(cfg.url, cfg.schema);
+  try {
+    await pool.query(`DROP SCHEMA ${quoteIdent(cfg.schema)} CASCADE`);
+  } finally {
+    await pool.end();
+  }
+}
+
+async function connect(cfg: StorageConfig, root: RootKey, opts: { create: boolean }): Promise<Storage> {
+  const fields = new FieldCipher(root.derive('fieldEncryption'), root.derive('blindIndex'));
+  try {
+    if (cfg.backend === 'sqlite') {
+      const key = root.derive('database');
+      try {
+        const database = openSqlCipher(cfg.path, key, opts);
+        return new Storage(new Kysely<Tables>({ dialect: new SqliteDialect({ database }) }), 'sqlite', fields);
+      } finally {
+        key.wipe();
+      }
+    }
+    const pool = await openPostgresPool(cfg.url, cfg.schema);
+    return new Storage(new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) }), 'postgres', fields);
+  } catch (err) {
+    fields.wipe();
+    throw err;
+  }
+}
+
+async function readMeta(storage: Storage, key: string): Promise<string | undefined> {
+  const tables = await storage.db.introspection.getTables();
+  if (!tables.some((t) => t.name === 'bulwark_meta')) return undefined;
+  const row = await storage.db
+    .selectFrom('bulwark_meta')
+    .select('value')
+    .where('key', '=', key)
+    .executeTakeFirst();
+  return row?.value;
+}
+
+async function migrate(storage: Storage, cfg: StorageConfig): Promise<void> {
+  const migrator = new Migrator({
+    db: storage.db,
+    provider: new FileMigrationProvider({ fs, path, migrationFolder: migrationsFolder }),
+    ...(cfg.backend === 'postgres' ? { migrationTableSchema: cfg.schema } : {}),
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    throw new BulwarkError(
+      'internal',
+      `Database migration ${failed} failed: ${(mapSqliteError(error, '') as Error).message}`,
+    );
+  }
+}
+
+/** Proves the stored data was written under this root key (not just carrying its installation id). */
+function storageCheck(root: RootKey): string {
+  const key = root.derive('storageCheck');
+  try {
+    return createHmac('sha256', key.bytes()).update('bulwark-storage-check:v1').digest('hex');
+  } finally {
+    key.wipe();
+  }
+}
