@@ -26,7 +26,7 @@ describe('bulwark init', () => {
     }
     assert.match(run.stderr, /shown only this once/);
     assert.match(run.stderr, /never keeps them/);
-    assert.match(run.stderr, /different person/);
+    assert.match(run.stderr, /give each to a different\s+person/);
     assert.match(run.stderr, /any 2 of these 3 shares unseal/);
     assert.ok(run.stderr.includes(server.status().installationId ?? '?'));
     assert.ok(run.stderr.includes(`operator token written to ${server.operatorTokenFile}`));

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { type FakeServer, startFakeServer } from './test-support/fake-server.ts';
@@ -21,7 +21,7 @@ describe('bulwark seal', () => {
     const run = await runAgainst(server, ['seal', '--token-file', tokenFile]);
     assert.equal(run.code, 0, run.stderr);
     assert.equal(run.stderr, 'sealed\n');
-    const token = (await import('node:fs')).readFileSync(tokenFile, 'utf8').trim();
+    const token = (await readFile(tokenFile, 'utf8')).trim();
     const seal = server.requests.find((r) => r.path === '/v1/sys/seal');
     assert.equal(seal?.authorization, `Bearer ${token}`);
     assert.equal(server.status().state, 'sealed');

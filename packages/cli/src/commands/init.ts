@@ -79,12 +79,13 @@ async function runInit(session: Session, cmd: Command, opts: InitOptions): Promi
       '--no-passphrase needs --shares and --threshold: something must unseal the server',
     );
   }
-  if ((opts.shareFile?.length ?? 0) > 0 && (opts.shareFile?.length ?? 0) !== shares?.count) {
+  const shareFileArgs = opts.shareFile ?? [];
+  if (shareFileArgs.length > 0 && shareFileArgs.length !== shares?.count) {
     throw new CliError(
-      `--share-file must be given once per share (${shares?.count ?? 0} times), not ${opts.shareFile?.length ?? 0}`,
+      `--share-file must be given once per share (${shares?.count ?? 0} times), not ${shareFileArgs.length}`,
     );
   }
-  const shareFiles = await checkShareTargets(io, opts.shareFile ?? []);
+  const shareFiles = await checkShareTargets(io, shareFileArgs);
 
   const client = connect(session.globals(cmd));
   const before = await client.status();
@@ -99,7 +100,7 @@ async function runInit(session: Session, cmd: Command, opts: InitOptions): Promi
     `initialised installation ${printable(result.installationId)}; the server is unsealed\n`,
   );
   io.stderr.write(
-    `operator token written to ${printable(result.operatorTokenFile)} on the server machine ` +
+    `operator token written to ${printable(result.operatorTokenFile)} on the server machine\n` +
       '(keep it private: `bulwark seal` uses it)\n',
   );
   const written = await writeShares(session, shareFiles, result.shares, result.threshold);
@@ -134,11 +135,18 @@ function shareRequest(opts: InitOptions): InitRequest['shares'] {
 
 async function newPassphrase(session: Session, opts: InitOptions): Promise<string> {
   const { io } = session;
-  let passphrase: string | undefined;
-  const file = opts.passphraseFile ?? nonEmpty(io.env.BULWARK_PASSPHRASE_FILE);
-  if (file !== undefined) passphrase = await readSecretFile(io, file, 'passphrase', 'passphrase');
-  passphrase ??= nonEmpty(io.env.BULWARK_PASSPHRASE);
-  if (passphrase !== undefined) return checkedPassphrase(passphrase);
+  // The same order as `bulwark unseal`: option, BULWARK_PASSPHRASE, BULWARK_PASSPHRASE_FILE.
+  const envFile = nonEmpty(io.env.BULWARK_PASSPHRASE_FILE);
+  const fromEnv = nonEmpty(io.env.BULWARK_PASSPHRASE);
+  if (opts.passphraseFile !== undefined) {
+    return checkedPassphrase(
+      await readSecretFile(io, opts.passphraseFile, 'passphrase', 'passphrase'),
+    );
+  }
+  if (fromEnv !== undefined) return checkedPassphrase(fromEnv);
+  if (envFile !== undefined) {
+    return checkedPassphrase(await readSecretFile(io, envFile, 'passphrase', 'passphrase'));
+  }
 
   const prompter = session.prompter();
   const attempts = prompter.interactive ? 3 : 1;

@@ -95,7 +95,7 @@ async function explicitSecret(
   if (opts.shareFile !== undefined) {
     return { share: await readSecretFile(io, opts.shareFile, 'share', 'token') };
   }
-  if (typeof opts.share === 'string') return { share: opts.share.trim() };
+  if (typeof opts.share === 'string') return { share: nonBlankShare(opts.share) };
   if (opts.share === true) return { share: await askShare(session) };
   const file = opts.passphraseFile;
   if (file !== undefined) {
@@ -130,7 +130,11 @@ async function askedSecret(session: Session, client: BulwarkClient): Promise<Uns
 }
 
 async function askShare(session: Session): Promise<string> {
-  const share = (await session.prompter().ask('Unseal share (not shown): ', 'share')).trim();
+  return nonBlankShare(await session.prompter().ask('Unseal share (not shown): ', 'share'));
+}
+
+function nonBlankShare(text: string): string {
+  const share = text.trim();
   if (share === '') throw new CliError('no share given');
   return share;
 }

@@ -143,7 +143,7 @@ describe('loadConfig', () => {
       'listen:\n  port: "8443"\nlog:\n  level: loud\ndatabase:\n  schema: Bad-Name\ntls:\n  serverNames: []\n',
     );
     const message = failure();
-    assert.match(message, /listen\.port: expected an integer between 1 and 65535/);
+    assert.match(message, /listen\.port: expected an integer between 0 and 65535/);
     assert.match(
       message,
       /log\.level: expected one of fatal, error, warn, info, debug, trace, silent/,
@@ -158,7 +158,7 @@ describe('loadConfig', () => {
       '{ "listen": { "port": 70000 }, "tls": { "serverNames": ["ok", "a..b"] } }',
     );
     const message = failure();
-    assert.match(message, /listen\.port: expected an integer between 1 and 65535/);
+    assert.match(message, /listen\.port: expected an integer between 0 and 65535/);
     assert.match(message, /tls\.serverNames\[1\]: expected a DNS name/);
   });
 
@@ -178,7 +178,7 @@ describe('loadConfig', () => {
 
   it('names the environment variable when its value fails the schema', () => {
     const message = failure({
-      BULWARK_PORT: '0',
+      BULWARK_PORT: '70000',
       BULWARK_LOG_LEVEL: 'loud',
       BULWARK_METRICS: 'yes',
     });

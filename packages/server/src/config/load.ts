@@ -172,7 +172,7 @@ function parseEnvValue(name: string, kind: EnvKind, raw: string, problems: strin
       const text = raw.trim();
       if (!/^\d{1,5}$/.test(text)) {
         problems.push(
-          `environment variable ${name}: expected an integer between 1 and 65535, got ${JSON.stringify(raw)}`,
+          `environment variable ${name}: expected an integer between 0 and 65535, got ${JSON.stringify(raw)}`,
         );
         return undefined;
       }

@@ -41,9 +41,10 @@ export const listenShape = {
     .min(1, 'expected a host name or IP address to listen on')
     .default('localhost'),
   port: z
-    .int({ error: 'expected an integer between 1 and 65535' })
-    .min(1, 'expected an integer between 1 and 65535')
-    .max(65535, 'expected an integer between 1 and 65535')
+    // 0 asks the operating system for any free port (tests, ephemeral runs).
+    .int({ error: 'expected an integer between 0 and 65535' })
+    .min(0, 'expected an integer between 0 and 65535')
+    .max(65535, 'expected an integer between 0 and 65535')
     .default(8443),
 };
 

@@ -22,6 +22,20 @@ export type App = FastifyInstance<Server, IncomingMessage, ServerResponse, Fasti
 
 const knownAccess = new Set<RouteAccess>(['anonymous', 'operator']);
 
+export interface RegisteredRoute {
+  method: string;
+  url: string;
+  access: RouteAccess;
+  availableWhileSealed: boolean;
+}
+
+const routeTables = new WeakMap<object, RegisteredRoute[]>();
+
+/** Every route the app registered (HEAD included), for the route-walking tests. */
+export function registeredRoutes(app: App): readonly RegisteredRoute[] {
+  return routeTables.get(app) ?? [];
+}
+
 /**
  * Assembles the HTTPS app. TLS 1.3 only: older protocol versions are refused
  * in the handshake, before any HTTP is read.
@@ -41,11 +55,16 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   });
   const metrics = createMetrics(() => opts.seal.state);
 
+  const table: RegisteredRoute[] = [];
+  routeTables.set(app, table);
   // A route that does not say who may call it never registers.
   app.addHook('onRoute', (route) => {
     const access = route.config?.access;
     if (!access || !knownAccess.has(access)) {
       throw new Error(`route ${route.method} ${route.url} declares no access rule`);
+    }
+    for (const method of [route.method].flat()) {
+      table.push({ method, url: route.url, access, availableWhileSealed: route.config?.availableWhileSealed === true });
     }
   });
 
