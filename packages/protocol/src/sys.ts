@@ -65,5 +65,5 @@ export const unsealRequestSchema = z.union([
   z.object({ passphrase: z.string().min(1).max(1024) }).strict(),
   z.object({ share: z.string().min(1).max(2048) }).strict(),
   z.object({ reset: z.literal(true) }).strict(),
-]);
+], { error: 'expected exactly one of: {"passphrase": …}, {"share": …} or {"reset": true}' });
 export type UnsealRequest = z.infer<typeof unsealRequestSchema>;

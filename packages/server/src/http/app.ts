@@ -1,5 +1,5 @@
 import helmet from '@fastify/helmet';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Server } from 'node:https';
 import { BulwarkError } from '../errors.ts';
@@ -57,16 +57,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
 
   const table: RegisteredRoute[] = [];
   routeTables.set(app, table);
-  // A route that does not say who may call it never registers.
-  app.addHook('onRoute', (route) => {
-    const access = route.config?.access;
-    if (!access || !knownAccess.has(access)) {
-      throw new Error(`route ${route.method} ${route.url} declares no access rule`);
-    }
-    for (const method of [route.method].flat()) {
-      table.push({ method, url: route.url, access, availableWhileSealed: route.config?.availableWhileSealed === true });
-    }
-  });
+  app.addHook('onRoute', requireAccessDeclaration(table));
 
   await app.register(helmet, {
     global: true,
@@ -132,6 +123,24 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   }
 
   return app;
+}
+
+/** onRoute hook: a route that does not say who may call it never registers. */
+export function requireAccessDeclaration(table: RegisteredRoute[]) {
+  return (route: RouteOptions): void => {
+    const access = route.config?.access;
+    if (!access || !knownAccess.has(access)) {
+      throw new Error(`route ${String(route.method)} ${route.url} declares no access rule`);
+    }
+    for (const method of [route.method].flat()) {
+      table.push({
+        method,
+        url: route.url,
+        access,
+        availableWhileSealed: route.config?.availableWhileSealed === true,
+      });
+    }
+  };
 }
 
 function operatorAllowed(header: string | undefined, seal: SealService): boolean {

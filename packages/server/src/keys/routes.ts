@@ -32,6 +32,7 @@ export function registerSysRoutes(
       if (!opts.allowRemoteInit && !LOOPBACK.has(req.socket.remoteAddress ?? '')) {
         throw new BulwarkError('init_not_local');
       }
+      if (seal.state !== 'uninitialized') throw new BulwarkError('already_initialized');
       const body = initRequestSchema.parse(req.body);
       const result = await seal.initialize(body);
       return { ...result, status: seal.status() };
