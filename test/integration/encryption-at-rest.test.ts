@@ -40,7 +40,11 @@ function needles(text: string): Buffer[] {
 function assertNoMarkers(label: string, bytes: Buffer, secrets: string[]) {
   for (const secret of secrets) {
     for (const needle of needles(secret)) {
-      assert.equal(bytes.includes(needle), false, `${label} contains "${secret}" (as ${needle.toString().slice(0, 20)}…)`);
+      assert.equal(
+        bytes.includes(needle),
+        false,
+        `${label} contains "${secret}" (as ${needle.toString().slice(0, 20)}…)`,
+      );
     }
   }
 }
@@ -69,17 +73,32 @@ describe('encryption at rest', () => {
     await server.close();
 
     const files = allFiles(dataDir);
-    assert.ok(files.some((f) => f.endsWith('bulwark.db')), 'the database file exists');
+    assert.ok(
+      files.some((f) => f.endsWith('bulwark.db')),
+      'the database file exists',
+    );
     let scanned = 0;
     for (const file of files) {
       const bytes = readFileSync(file);
       scanned += bytes.length;
-      assertNoMarkers(file, bytes, [...Object.values(markers), passphrase, ...shares.map((s) => s.split('.')[2] ?? s)]);
+      assertNoMarkers(file, bytes, [
+        ...Object.values(markers),
+        passphrase,
+        ...shares.map((s) => s.split('.')[2] ?? s),
+      ]);
     }
     assert.ok(scanned > 8192, `scanned ${scanned} bytes`);
     const db = readFileSync(join(dataDir, 'bulwark.db'));
-    assert.notEqual(db.subarray(0, 15).toString('latin1'), 'SQLite format 3', 'the file header is encrypted too');
-    assert.equal(statSync(join(dataDir, 'bulwark.db')).mode & 0o077, 0, 'database file is private to its owner');
+    assert.notEqual(
+      db.subarray(0, 15).toString('latin1'),
+      'SQLite format 3',
+      'the file header is encrypted too',
+    );
+    assert.equal(
+      statSync(join(dataDir, 'bulwark.db')).mode & 0o077,
+      0,
+      'database file is private to its owner',
+    );
   });
 
   it('PostgreSQL: a pg_dump shows ids, timestamps and ciphertext only', async (t) => {

@@ -34,7 +34,11 @@ async function expectStillSealed(server: TestServer, given: number) {
   assert.equal((await server.request('/health')).status, 503);
 }
 
-async function initAndFill(t: TestContext, dataDir: string, pg: { url: string; schema: string } | null) {
+async function initAndFill(
+  t: TestContext,
+  dataDir: string,
+  pg: { url: string; schema: string } | null,
+) {
   const first = await startTestServer(t, { dataDir, postgres: pg });
   const init = await first.request('/v1/sys/init', {
     method: 'POST',
@@ -42,7 +46,10 @@ async function initAndFill(t: TestContext, dataDir: string, pg: { url: string; s
   });
   assert.equal(init.status, 200, init.body);
   const storage = first.handle.storage();
-  const user = await new UserStore(storage).create({ displayName: 'Ada Restart', email: 'ada@example.org' });
+  const user = await new UserStore(storage).create({
+    displayName: 'Ada Restart',
+    email: 'ada@example.org',
+  });
   await new SettingsStore(storage).set('banner', 'kept across restarts');
   await first.close();
   return { shares: (init.json as { shares: string[] }).shares, userId: user.id };
@@ -88,7 +95,9 @@ for (const backend of ['sqlite', 'postgres'] as const) {
 
       const malformed = await unseal(server, { share: 'bulwark-share-v1.garbage' });
       assert.equal(errorCode(malformed), 'invalid_share');
-      const damaged = await unseal(server, { share: `${shares[0]?.slice(0, -12)}AAAA${shares[0]?.slice(-8)}` });
+      const damaged = await unseal(server, {
+        share: `${shares[0]?.slice(0, -12)}AAAA${shares[0]?.slice(-8)}`,
+      });
       assert.equal(errorCode(damaged), 'invalid_share');
       const fromElsewhere = await unseal(server, { share: foreign[0] });
       assert.equal(errorCode(fromElsewhere), 'foreign_share');
@@ -148,6 +157,9 @@ describe('storage from another installation', () => {
     const intruder = await startTestServer(t, { dataDir: tempDir(t), postgres: pg });
     const init = await intruder.request('/v1/sys/init', { method: 'POST', body: { passphrase } });
     assert.equal(errorCode(init), 'storage_mismatch', init.body);
-    assert.equal(((await intruder.request('/v1/sys/status')).json as Status).state, 'uninitialized');
+    assert.equal(
+      ((await intruder.request('/v1/sys/status')).json as Status).state,
+      'uninitialized',
+    );
   });
 });

@@ -37,7 +37,9 @@ async function walk(server: TestServer, state: 'uninitialized' | 'sealed') {
     const key = `${route.method} ${route.url}`;
     const answer = await server.request(concretePath(route.url), {
       method: route.method,
-      ...(route.method === 'POST' || route.method === 'PUT' || route.method === 'PATCH' ? { body: {} } : {}),
+      ...(route.method === 'POST' || route.method === 'PUT' || route.method === 'PATCH'
+        ? { body: {} }
+        : {}),
     });
     const allowed = sealedAllowList[key];
     if (allowed) {
@@ -51,7 +53,12 @@ async function walk(server: TestServer, state: 'uninitialized' | 'sealed') {
       }
     }
   }
-  for (const path of ['/nope', '/v1/users', '/v1/sys/unseal/../../etc/passwd', '/%2e%2e/keyring.json']) {
+  for (const path of [
+    '/nope',
+    '/v1/users',
+    '/v1/sys/unseal/../../etc/passwd',
+    '/%2e%2e/keyring.json',
+  ]) {
     const answer = await server.request(path);
     assert.equal(answer.status, 503, path);
     assert.equal((answer.json as { error: { code: string } }).error.code, refusal, path);

@@ -4,27 +4,29 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { connect } from 'node:tls';
 import { describe, it } from 'node:test';
+import { connect } from 'node:tls';
 import { startTestServer } from '../support/server.ts';
 import { tempDir } from '../support/temp.ts';
 
 function handshake(port: number, ca: string, version: 'TLSv1.2' | 'TLSv1.3') {
-  return new Promise<{ ok: true; protocol: string | null } | { ok: false; error: string }>((resolve) => {
-    const socket = connect({
-      host: '127.0.0.1',
-      port,
-      ca,
-      servername: 'localhost',
-      minVersion: version,
-      maxVersion: version,
-    });
-    socket.once('secureConnect', () => {
-      resolve({ ok: true, protocol: socket.getProtocol() });
-      socket.end();
-    });
-    socket.once('error', (err) => resolve({ ok: false, error: err.message }));
-  });
+  return new Promise<{ ok: true; protocol: string | null } | { ok: false; error: string }>(
+    (resolve) => {
+      const socket = connect({
+        host: '127.0.0.1',
+        port,
+        ca,
+        servername: 'localhost',
+        minVersion: version,
+        maxVersion: version,
+      });
+      socket.once('secureConnect', () => {
+        resolve({ ok: true, protocol: socket.getProtocol() });
+        socket.end();
+      });
+      socket.once('error', (err) => resolve({ ok: false, error: err.message }));
+    },
+  );
 }
 
 /** The openssl tool, run asynchronously: the server under test lives in this process. */
@@ -64,7 +66,13 @@ describe('TLS', () => {
     const old = await handshake(port, server.ca, 'TLSv1.2');
     assert.equal(old.ok, false, 'a TLS 1.2 handshake must fail');
 
-    const openssl = await opensslClient(['-connect', `127.0.0.1:${port}`, '-tls1_2', '-servername', 'localhost']);
+    const openssl = await opensslClient([
+      '-connect',
+      `127.0.0.1:${port}`,
+      '-tls1_2',
+      '-servername',
+      'localhost',
+    ]);
     assert.notEqual(openssl.status, 0, `openssl -tls1_2 must fail: ${openssl.output}`);
     assert.match(openssl.output, /alert|no protocols available|handshake failure|wrong version/i);
 
@@ -98,7 +106,10 @@ describe('TLS', () => {
       badBody: await server.request('/v1/sys/unseal', { method: 'POST', body: { nonsense: 1 } }),
       notFound: await server.request('/no/such/route'),
     };
-    await server.request('/v1/sys/init', { method: 'POST', body: { passphrase: 'headers test passphrase' } });
+    await server.request('/v1/sys/init', {
+      method: 'POST',
+      body: { passphrase: 'headers test passphrase' },
+    });
     const unsealedNotFound = await server.request('/no/such/route');
     assert.equal(unsealedNotFound.status, 404);
     for (const [name, answer] of Object.entries({ ...answers, unsealedNotFound })) {

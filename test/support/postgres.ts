@@ -3,14 +3,17 @@ import type { TestContext } from 'node:test';
 import pg from 'pg';
 
 export const testDatabaseUrl =
-  process.env.BULWARK_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+  process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 let reachable: Promise<string | null> | null = null;
 
 /** null when PostgreSQL answers, else why not. */
 function probe(): Promise<string | null> {
   reachable ??= (async () => {
-    const client = new pg.Client({ connectionString: testDatabaseUrl, connectionTimeoutMillis: 5000 });
+    const client = new pg.Client({
+      connectionString: testDatabaseUrl,
+      connectionTimeoutMillis: 5000,
+    });
     try {
       await client.connect();
       await client.query('select 1');
@@ -29,11 +32,15 @@ function probe(): Promise<string | null> {
  * CI=true a missing PostgreSQL fails the test; elsewhere it is skipped with
  * the reason, so a laptop without PostgreSQL can still run the rest.
  */
-export async function postgresSchema(t: TestContext): Promise<{ url: string; schema: string } | null> {
+export async function postgresSchema(
+  t: TestContext,
+): Promise<{ url: string; schema: string } | null> {
   const problem = await probe();
   if (problem) {
     if (process.env.CI === 'true') {
-      throw new Error(`PostgreSQL is required under CI=true but ${testDatabaseUrl} failed: ${problem}`);
+      throw new Error(
+        `PostgreSQL is required under CI=true but ${testDatabaseUrl} failed: ${problem}`,
+      );
     }
     t.skip(`PostgreSQL not reachable at ${testDatabaseUrl}: ${problem}`);
     return null;

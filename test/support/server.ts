@@ -13,25 +13,37 @@ export interface TestServer {
   handle: ServerHandle;
   dataDir: string;
   ca: string;
-  request(path: string, opts?: { method?: string; body?: unknown; headers?: Record<string, string> }): Promise<Answer>;
+  request(
+    path: string,
+    opts?: { method?: string; body?: unknown; headers?: Record<string, string> },
+  ): Promise<Answer>;
   close(): Promise<void>;
 }
 
 /** Starts a real server in this process on a random loopback port. */
 export async function startTestServer(
   t: TestContext,
-  opts: { dataDir: string; postgres?: { url: string; schema: string } | null; env?: Record<string, string> },
+  opts: {
+    dataDir: string;
+    postgres?: { url: string; schema: string } | null;
+    env?: Record<string, string>;
+  },
 ): Promise<TestServer> {
   const env: Record<string, string> = {
     BULWARK_DATA_DIR: opts.dataDir,
     BULWARK_HOST: '127.0.0.1',
     BULWARK_PORT: '0',
     BULWARK_LOG_LEVEL: 'silent',
-    ...(opts.postgres ? { DATABASE_URL: opts.postgres.url, BULWARK_DB_SCHEMA: opts.postgres.schema } : {}),
+    ...(opts.postgres
+      ? { DATABASE_URL: opts.postgres.url, BULWARK_DB_SCHEMA: opts.postgres.schema }
+      : {}),
     ...opts.env,
   };
   const { config } = loadConfig({ cwd: opts.dataDir, env });
-  const handle = await startServer(config, { logger: pino({ level: 'silent' }), argon2id: testArgon2id });
+  const handle = await startServer(config, {
+    logger: pino({ level: 'silent' }),
+    argon2id: testArgon2id,
+  });
   let closed = false;
   const close = async () => {
     if (closed) return;

@@ -27,7 +27,8 @@ export const errorCatalogue = {
   already_unsealed: { httpStatus: 409, message: 'The server is already unsealed.' },
   unseal_failed: {
     httpStatus: 400,
-    message: 'Unseal failed: the passphrase is wrong. Nothing was changed; the server is still sealed.',
+    message:
+      'Unseal failed: the passphrase is wrong. Nothing was changed; the server is still sealed.',
   },
   invalid_share: {
     httpStatus: 400,
@@ -53,7 +54,8 @@ export const errorCatalogue = {
   },
   storage_corrupt: {
     httpStatus: 500,
-    message: 'The database is corrupt or truncated; restore it from a backup. Nothing was overwritten.',
+    message:
+      'The database is corrupt or truncated; restore it from a backup. Nothing was overwritten.',
   },
   storage_unavailable: { httpStatus: 503, message: 'The database cannot be reached.' },
   storage_mismatch: {

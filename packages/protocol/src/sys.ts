@@ -38,8 +38,8 @@ export const initRequestSchema = z
     passphrase: passphraseSchema.optional(),
     shares: z
       .object({
-        count: z.number().int().min(2, "at least 2 shares").max(255),
-        threshold: z.number().int().min(2, "a threshold of at least 2").max(255),
+        count: z.number().int().min(2, 'at least 2 shares').max(255),
+        threshold: z.number().int().min(2, 'a threshold of at least 2').max(255),
       })
       .refine((s) => s.threshold <= s.count, 'threshold must not exceed the number of shares')
       .optional(),
@@ -61,9 +61,12 @@ export const initResponseSchema = z.object({
 });
 export type InitResponse = z.infer<typeof initResponseSchema>;
 
-export const unsealRequestSchema = z.union([
-  z.object({ passphrase: z.string().min(1).max(1024) }).strict(),
-  z.object({ share: z.string().min(1).max(2048) }).strict(),
-  z.object({ reset: z.literal(true) }).strict(),
-], { error: 'expected exactly one of: {"passphrase": …}, {"share": …} or {"reset": true}' });
+export const unsealRequestSchema = z.union(
+  [
+    z.object({ passphrase: z.string().min(1).max(1024) }).strict(),
+    z.object({ share: z.string().min(1).max(2048) }).strict(),
+    z.object({ reset: z.literal(true) }).strict(),
+  ],
+  { error: 'expected exactly one of: {"passphrase": …}, {"share": …} or {"reset": true}' },
+);
 export type UnsealRequest = z.infer<typeof unsealRequestSchema>;

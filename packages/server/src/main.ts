@@ -6,9 +6,9 @@
  */
 import pino from 'pino';
 import { ConfigError, loadConfig } from './config/index.ts';
+import { BulwarkError } from './errors.ts';
 import { StartupError, startServer } from './server.ts';
 import { TlsError } from './tls/index.ts';
-import { BulwarkError } from './errors.ts';
 
 function say(text: string): void {
   process.stderr.write(`${text}\n`);
@@ -32,7 +32,10 @@ async function main(): Promise<void> {
   const { config } = loaded;
   const logger = pino({
     level: config.log.level,
-    redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.passphrase', '*.share'], censor: '[redacted]' },
+    redact: {
+      paths: ['req.headers.authorization', 'req.headers.cookie', '*.passphrase', '*.share'],
+      censor: '[redacted]',
+    },
   });
 
   let handle: Awaited<ReturnType<typeof startServer>>;
@@ -46,11 +49,26 @@ async function main(): Promise<void> {
     throw err;
   }
 
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    await handle
+      .close()
+      .catch((err: unknown) => logger.error({ err }, 'error while shutting down'));
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+
   const status = handle.seal.status();
-  say(`bulwark ${status.version} listening on ${handle.url} (storage: ${status.storage}, data: ${config.dataDir})`);
+  const listening = `bulwark ${status.version} listening on ${handle.url} (storage: ${status.storage}, data: ${config.dataDir})`;
+  // One write, so a reader never sees "listening" without what to do next.
   if (status.state === 'uninitialized') {
     say(
       [
+        listening,
         '',
         'This server is not initialised yet. To create its root key, run in another terminal:',
         '',
@@ -63,6 +81,7 @@ async function main(): Promise<void> {
   } else {
     say(
       [
+        listening,
         '',
         'The server is SEALED: its data stays encrypted until you unseal it. Run:',
         '',
@@ -71,17 +90,6 @@ async function main(): Promise<void> {
       ].join('\n'),
     );
   }
-
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    await handle.close().catch((err: unknown) => logger.error({ err }, 'error while shutting down'));
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
 }
 
 await main();

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
+import packageJson from '../package.json' with { type: 'json' };
 import type { BulwarkConfig } from './config/index.ts';
 import { BulwarkError } from './errors.ts';
 import { type App, buildApp } from './http/app.ts';
@@ -20,7 +21,6 @@ import {
 } from './storage/storage.ts';
 import { prepareTls, tlsFiles, writeSealedCaKey } from './tls/index.ts';
 import { replaceFileAtomic } from './util/files.ts';
-import packageJson from '../package.json' with { type: 'json' };
 
 export const version: string = packageJson.version;
 
@@ -55,7 +55,10 @@ export interface StartOptions {
  * The composition root: reads nothing global, builds every part from the
  * config and wires them by hand. Comes up sealed (or uninitialised).
  */
-export async function startServer(config: BulwarkConfig, opts: StartOptions): Promise<ServerHandle> {
+export async function startServer(
+  config: BulwarkConfig,
+  opts: StartOptions,
+): Promise<ServerHandle> {
   const dataDir = config.dataDir;
   ensureWritableDataDir(dataDir);
 
@@ -81,6 +84,8 @@ export async function startServer(config: BulwarkConfig, opts: StartOptions): Pr
   });
 
   let storage: Storage | null = null;
+  /** The CA key this init sealed, so an aborted init can take it back. */
+  let sealedCaKeyThisInit = false;
   const resources: SealedResources = {
     async initialize(root: RootKey) {
       storage = await createStorage(storageConfig, root);
@@ -90,17 +95,24 @@ export async function startServer(config: BulwarkConfig, opts: StartOptions): Pr
           await writeSealedCaKey(tlsDir, tls.unsealedCaKeyPem, (plain) =>
             sealAesGcm(caKey.bytes(), plain, caKeyAad(root)),
           );
+          sealedCaKeyThisInit = true;
+        } catch (err) {
+          await resources.abortInitialize();
+          throw err;
         } finally {
           caKey.wipe();
         }
-        tls.unsealedCaKeyPem = null;
       }
     },
     async abortInitialize() {
-      await storage?.close();
+      const created = storage;
       storage = null;
+      if (!created) return;
+      await created.close();
       await discardFreshStorage(storageConfig);
-      rmSync(join(tlsDir, tlsFiles.sealedCaKey), { force: true });
+      // Only a CA key sealed by this init; the pending key is still in memory for the next try.
+      if (sealedCaKeyThisInit) rmSync(join(tlsDir, tlsFiles.sealedCaKey), { force: true });
+      sealedCaKeyThisInit = false;
     },
     async open(root: RootKey) {
       storage = await openStorage(storageConfig, root);

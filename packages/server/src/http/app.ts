@@ -1,7 +1,7 @@
-import helmet from '@fastify/helmet';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Server } from 'node:https';
+import helmet from '@fastify/helmet';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from 'fastify';
 import { BulwarkError } from '../errors.ts';
 import { registerSysRoutes } from '../keys/routes.ts';
 import type { SealService } from '../keys/service.ts';
@@ -89,7 +89,10 @@ export async function buildApp(opts: AppOptions): Promise<App> {
       throw new BulwarkError(opts.seal.state === 'uninitialized' ? 'not_initialized' : 'sealed');
     }
     if (config.access === 'operator' && !operatorAllowed(req.headers.authorization, opts.seal)) {
-      throw new BulwarkError('unauthenticated', 'This needs the operator token (Authorization: Bearer …).');
+      throw new BulwarkError(
+        'unauthenticated',
+        'This needs the operator token (Authorization: Bearer …).',
+      );
     }
   });
 
@@ -110,7 +113,9 @@ export async function buildApp(opts: AppOptions): Promise<App> {
       const code = opts.seal.state === 'uninitialized' ? 'not_initialized' : 'sealed';
       return reply.status(503).send(toErrorBody(code));
     }
-    return reply.status(404).send(toErrorBody('not_found', `No route ${req.method} ${req.url.split('?')[0]}.`));
+    return reply
+      .status(404)
+      .send(toErrorBody('not_found', `No route ${req.method} ${req.url.split('?')[0]}.`));
   });
 
   registerSysRoutes(app, opts.seal, { allowRemoteInit: opts.allowRemoteInit });

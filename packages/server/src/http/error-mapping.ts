@@ -25,7 +25,8 @@ export function toErrorBody(code: ErrorCode, message?: string, details?: unknown
 /** The one place an error becomes an HTTP answer. Unknown errors say nothing but "internal". */
 export function handleError(err: FastifyError | Error, req: FastifyRequest, reply: FastifyReply) {
   if (err instanceof BulwarkError) {
-    if (err.httpStatus >= 500) req.log.error({ code: err.code, msg: err.message }, 'request failed');
+    if (err.httpStatus >= 500)
+      req.log.error({ code: err.code, msg: err.message }, 'request failed');
     return reply.status(err.httpStatus).send(toErrorBody(err.code, err.message, err.details));
   }
   if (err instanceof ZodError) {
@@ -43,7 +44,9 @@ export function handleError(err: FastifyError | Error, req: FastifyRequest, repl
   }
   const fastifyCode = 'code' in err ? fastifyCodes[err.code] : undefined;
   if (fastifyCode) {
-    return reply.status(errorCatalogue[fastifyCode].httpStatus).send(toErrorBody(fastifyCode, err.message));
+    return reply
+      .status(errorCatalogue[fastifyCode].httpStatus)
+      .send(toErrorBody(fastifyCode, err.message));
   }
   if ('statusCode' in err && typeof err.statusCode === 'number' && err.statusCode < 500) {
     // JSON syntax errors and the like: the message is Fastify's and holds no secret.

@@ -22,7 +22,10 @@ export class UserStore {
     this.#storage = storage;
   }
 
-  async create(input: { displayName: string; email?: string | null }, now = new Date()): Promise<User> {
+  async create(
+    input: { displayName: string; email?: string | null },
+    now = new Date(),
+  ): Promise<User> {
     const id = randomUUID();
     const email = input.email ?? null;
     const { fields, db } = this.#storage;
@@ -30,9 +33,13 @@ export class UserStore {
       .insertInto('users')
       .values({
         id,
-        display_name_enc: fields.encrypt({ table: 'users', column: 'display_name', rowId: id }, input.displayName),
+        display_name_enc: fields.encrypt(
+          { table: 'users', column: 'display_name', rowId: id },
+          input.displayName,
+        ),
         email_enc: fields.encryptNullable({ table: 'users', column: 'email', rowId: id }, email),
-        email_index: email === null ? null : fields.blindIndex('users.email', email, normaliseEmail),
+        email_index:
+          email === null ? null : fields.blindIndex('users.email', email, normaliseEmail),
         created_at: now.toISOString(),
       })
       .execute();
@@ -40,7 +47,11 @@ export class UserStore {
   }
 
   async get(id: string): Promise<User | null> {
-    const row = await this.#storage.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await this.#storage.db
+      .selectFrom('users')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst();
     return row ? this.#decode(row) : null;
   }
 
@@ -63,8 +74,14 @@ export class UserStore {
     const { fields } = this.#storage;
     return {
       id: row.id,
-      displayName: fields.decrypt({ table: 'users', column: 'display_name', rowId: row.id }, row.display_name_enc),
-      email: fields.decryptNullable({ table: 'users', column: 'email', rowId: row.id }, row.email_enc),
+      displayName: fields.decrypt(
+        { table: 'users', column: 'display_name', rowId: row.id },
+        row.display_name_enc,
+      ),
+      email: fields.decryptNullable(
+        { table: 'users', column: 'email', rowId: row.id },
+        row.email_enc,
+      ),
       createdAt: row.created_at,
     };
   }

@@ -30,13 +30,19 @@ export class FailureBackoff {
     const entry = this.#failures.get(source) ?? { count: 0, until: 0 };
     entry.count += 1;
     const over = entry.count - this.#free;
-    entry.until = over > 0 ? this.#now() + Math.min(this.#capMs, this.#baseMs * 2 ** (over - 1)) : 0;
+    entry.until =
+      over > 0 ? this.#now() + Math.min(this.#capMs, this.#baseMs * 2 ** (over - 1)) : 0;
     if (!this.#failures.has(source) && this.#failures.size >= this.#maxSources) {
       // Bounded memory: forget the oldest source rather than grow without limit.
       const oldest = this.#failures.keys().next().value;
       if (oldest !== undefined) this.#failures.delete(oldest);
     }
     this.#failures.set(source, entry);
+  }
+
+  /** After a success from this source; other sources keep their count. */
+  forget(source: string): void {
+    this.#failures.delete(source);
   }
 
   reset(): void {

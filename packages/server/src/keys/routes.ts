@@ -1,26 +1,28 @@
 import { initRequestSchema, unsealRequestSchema } from '@bulwark/protocol';
 import type { FastifyRequest } from 'fastify';
-import type { App } from '../http/app.ts';
 import { BulwarkError } from '../errors.ts';
+import type { App } from '../http/app.ts';
 import type { SealService } from './service.ts';
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 const SYS_BODY_LIMIT = 16 * 1024;
 
 /** Health, status, init, unseal and seal: the only routes a sealed server answers (but seal). */
-export function registerSysRoutes(
-  app: App,
-  seal: SealService,
-  opts: { allowRemoteInit: boolean },
-) {
-  app.get('/health', { config: { access: 'anonymous', availableWhileSealed: true } }, async (_req, reply) => {
-    const status = seal.state;
-    // Load balancers read the status code: only an unsealed node takes traffic.
-    return reply.status(status === 'unsealed' ? 200 : 503).send({ status });
-  });
+export function registerSysRoutes(app: App, seal: SealService, opts: { allowRemoteInit: boolean }) {
+  app.get(
+    '/health',
+    { config: { access: 'anonymous', availableWhileSealed: true } },
+    async (_req, reply) => {
+      const status = seal.state;
+      // Load balancers read the status code: only an unsealed node takes traffic.
+      return reply.status(status === 'unsealed' ? 200 : 503).send({ status });
+    },
+  );
 
-  app.get('/v1/sys/status', { config: { access: 'anonymous', availableWhileSealed: true } }, async () =>
-    seal.status(),
+  app.get(
+    '/v1/sys/status',
+    { config: { access: 'anonymous', availableWhileSealed: true } },
+    async () => seal.status(),
   );
 
   app.post(

@@ -1,3 +1,4 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type {
   InitRequest,
   SealState,
@@ -6,7 +7,6 @@ import type {
   UnsealProviderKind,
   UnsealRequest,
 } from '@bulwark/protocol';
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { BulwarkError } from '../errors.ts';
 import { FailureBackoff } from './backoff.ts';
 import type { Keyring, KeyringStore } from './keyring-store.ts';
@@ -95,7 +95,8 @@ export class SealService {
 
   initialize(req: InitRequest): Promise<InitResult> {
     return this.#exclusive(async () => {
-      if (this.#keyring || this.#opts.keyring.exists()) throw new BulwarkError('already_initialized');
+      if (this.#keyring || this.#opts.keyring.exists())
+        throw new BulwarkError('already_initialized');
       const installationId = `bwk_${randomBytes(10).toString('hex')}`;
       const root = RootKey.generate(installationId);
       try {
@@ -120,10 +121,17 @@ export class SealService {
           operatorTokenSha256: sha256Hex(operatorToken),
           wrappings,
         };
-        // Storage first, keyring last: the keyring's existence is the commit
-        // point of init, so a failure before it leaves the directory re-initialisable.
+        if (wrappings.length === 0) {
+          throw new BulwarkError('bad_request', 'Give a passphrase, shares, or both.');
+        }
+        // Storage and operator token first, keyring last: the keyring's
+        // existence is the commit point of init, so a failure before it leaves
+        // the directory re-initialisable and no share is handed out for an
+        // installation that does not exist.
         await this.#opts.resources.initialize(root);
+        let operatorTokenFile: string;
         try {
+          operatorTokenFile = this.#opts.writeOperatorToken(operatorToken);
           this.#opts.keyring.create(keyring);
         } catch (err) {
           await this.#opts.resources.abortInitialize();
@@ -131,8 +139,10 @@ export class SealService {
         }
         this.#keyring = keyring;
         this.#root = root;
-        const operatorTokenFile = this.#opts.writeOperatorToken(operatorToken);
-        this.#opts.log?.('initialised', { installationId, providers: wrappings.map((w) => w.provider) });
+        this.#opts.log?.('initialised', {
+          installationId,
+          providers: wrappings.map((w) => w.provider),
+        });
         return {
           installationId,
           shares,
@@ -170,10 +180,17 @@ export class SealService {
       if ('passphrase' in req) {
         const record = keyring.wrappings.find((w) => w.provider === 'passphrase');
         if (!record) {
-          throw new BulwarkError('provider_not_configured', 'This installation has no passphrase; give shares.');
+          throw new BulwarkError(
+            'provider_not_configured',
+            'This installation has no passphrase; give shares.',
+          );
         }
         try {
-          root = await new PassphraseProvider(null).unwrap(record, req.passphrase, keyring.installationId);
+          root = await new PassphraseProvider(null).unwrap(
+            record,
+            req.passphrase,
+            keyring.installationId,
+          );
         } catch (err) {
           this.#backoff.recordFailure(source);
           throw err;
@@ -181,7 +198,10 @@ export class SealService {
       } else {
         const record = keyring.wrappings.find((w) => w.provider === 'shamir');
         if (!record) {
-          throw new BulwarkError('provider_not_configured', 'This installation has no shares; give the passphrase.');
+          throw new BulwarkError(
+            'provider_not_configured',
+            'This installation has no shares; give the passphrase.',
+          );
         }
         let share: DecodedShare;
         try {
@@ -216,7 +236,7 @@ export class SealService {
         throw err;
       }
       this.#root = root;
-      this.#backoff.reset();
+      this.#backoff.forget(source);
       this.#opts.log?.('unsealed', { installationId: keyring.installationId });
       return this.status();
     });
@@ -226,10 +246,15 @@ export class SealService {
     return this.#exclusive(async () => {
       if (!this.#keyring) throw new BulwarkError('not_initialized');
       this.#shares = [];
-      if (this.#root) {
-        await this.#opts.resources.close();
-        this.#root.wipe();
+      const root = this.#root;
+      if (root) {
+        // The key goes whatever happens to storage on the way down.
         this.#root = null;
+        try {
+          await this.#opts.resources.close();
+        } finally {
+          root.wipe();
+        }
         this.#opts.log?.('sealed', { installationId: this.#keyring.installationId });
       }
       return this.status();

@@ -12,7 +12,10 @@ export class SettingsStore {
   }
 
   async set(key: string, value: string, now = new Date()): Promise<void> {
-    const value_enc = this.#storage.fields.encrypt({ table: 'settings', column: 'value', rowId: key }, value);
+    const value_enc = this.#storage.fields.encrypt(
+      { table: 'settings', column: 'value', rowId: key },
+      value,
+    );
     const updated_at = now.toISOString();
     await this.#storage.db
       .insertInto('settings')
@@ -34,6 +37,9 @@ export class SettingsStore {
       .where('key', '=', key)
       .executeTakeFirst();
     if (!row) return null;
-    return this.#storage.fields.decrypt({ table: 'settings', column: 'value', rowId: key }, row.value_enc);
+    return this.#storage.fields.decrypt(
+      { table: 'settings', column: 'value', rowId: key },
+      row.value_enc,
+    );
   }
 }

@@ -22,6 +22,7 @@ const VERSION = 'fe1';
 export class FieldCipher {
   readonly #encKey: Buffer;
   readonly #indexKey: Buffer;
+  #wiped = false;
 
   constructor(fieldKey: PurposeKey, blindIndexKey: PurposeKey) {
     this.#encKey = Buffer.from(fieldKey.bytes());
@@ -29,18 +30,32 @@ export class FieldCipher {
   }
 
   encrypt(ctx: FieldContext, plaintext: string): string {
+    this.#assertLive();
     const sealed = sealAesGcm(this.#encKey, Buffer.from(plaintext, 'utf8'), aad(ctx));
     return `${VERSION}.${sealed.toString('base64url')}`;
   }
 
   /** Throws (never returns null) when the value was tampered with, moved, or made under another key. */
   decrypt(ctx: FieldContext, stored: string): string {
+    this.#assertLive();
     const dot = stored.indexOf('.');
-    if (dot < 0 || stored.slice(0, dot) !== VERSION) {
-      throw new BulwarkError('storage_corrupt', `${ctx.table}.${ctx.column} holds an unknown field format`);
+    // Strict alphabet: Buffer's base64url decoder would skip stray characters.
+    if (
+      dot < 0 ||
+      stored.slice(0, dot) !== VERSION ||
+      !/^[A-Za-z0-9_-]+$/.test(stored.slice(dot + 1))
+    ) {
+      throw new BulwarkError(
+        'storage_corrupt',
+        `${ctx.table}.${ctx.column} holds an unknown field format`,
+      );
     }
     try {
-      return openAesGcm(this.#encKey, Buffer.from(stored.slice(dot + 1), 'base64url'), aad(ctx)).toString('utf8');
+      return openAesGcm(
+        this.#encKey,
+        Buffer.from(stored.slice(dot + 1), 'base64url'),
+        aad(ctx),
+      ).toString('utf8');
     } catch (err) {
       if (err instanceof DecryptionError) {
         throw new BulwarkError(
@@ -66,6 +81,7 @@ export class FieldCipher {
    * normalised by the caller-chosen `normalise` (e.g. lower-case emails).
    */
   blindIndex(index: string, value: string, normalise: (v: string) => string = (v) => v): string {
+    this.#assertLive();
     const subKey = Buffer.from(
       hkdfSync('sha256', this.#indexKey, Buffer.alloc(0), Buffer.from(`blind-index:${index}`), 32),
     );
@@ -77,11 +93,20 @@ export class FieldCipher {
   }
 
   wipe(): void {
+    this.#wiped = true;
     this.#encKey.fill(0);
     this.#indexKey.fill(0);
+  }
+
+  /** After wipe the key bytes are zeros — a public key; refuse rather than use it. */
+  #assertLive(): void {
+    if (this.#wiped) throw new BulwarkError('sealed', 'The field keys were wiped (server sealed).');
   }
 }
 
 function aad(ctx: FieldContext): Buffer {
-  return Buffer.from(JSON.stringify(['bulwark-field', VERSION, ctx.table, ctx.column, ctx.rowId]), 'utf8');
+  return Buffer.from(
+    JSON.stringify(['bulwark-field', VERSION, ctx.table, ctx.column, ctx.rowId]),
+    'utf8',
+  );
 }

@@ -1,5 +1,5 @@
-import Database from 'better-sqlite3-multiple-ciphers';
 import { chmodSync, existsSync, statSync } from 'node:fs';
+import Database from 'better-sqlite3-multiple-ciphers';
 import { BulwarkError } from '../errors.ts';
 import type { PurposeKey } from '../keys/root-key.ts';
 

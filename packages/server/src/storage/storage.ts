@@ -1,9 +1,8 @@
-import type { StorageBackend } from '@bulwark/protocol';
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { promises as fs } from 'node:fs';
+import { promises as fs, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { StorageBackend } from '@bulwark/protocol';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import { FileMigrationProvider, Migrator } from 'kysely/migration';
 import { BulwarkError } from '../errors.ts';
@@ -41,7 +40,7 @@ export class Storage {
 export async function createStorage(cfg: StorageConfig, root: RootKey): Promise<Storage> {
   const storage = await connect(cfg, root, { create: true });
   try {
-    const existing = await readMeta(storage, 'installation_id');
+    const existing = await readMeta(storage, cfg, 'installation_id');
     if (existing !== undefined) {
       throw new BulwarkError(
         'storage_mismatch',
@@ -59,6 +58,15 @@ export async function createStorage(cfg: StorageConfig, root: RootKey): Promise<
     return storage;
   } catch (err) {
     await storage.close();
+    // The SQLite file did not exist before connect (openSqlCipher refuses
+    // otherwise), so it is ours to remove; a refused PostgreSQL schema is
+    // someone else's and stays as it is.
+    if (
+      cfg.backend === 'sqlite' &&
+      !(err instanceof BulwarkError && err.code === 'storage_mismatch')
+    ) {
+      await discardFreshStorage(cfg);
+    }
     throw err;
   }
 }
@@ -67,7 +75,7 @@ export async function createStorage(cfg: StorageConfig, root: RootKey): Promise<
 export async function openStorage(cfg: StorageConfig, root: RootKey): Promise<Storage> {
   const storage = await connect(cfg, root, { create: false });
   try {
-    const installation = await readMeta(storage, 'installation_id');
+    const installation = await readMeta(storage, cfg, 'installation_id');
     if (installation === undefined) {
       throw new BulwarkError(
         'storage_mismatch',
@@ -80,10 +88,16 @@ export async function openStorage(cfg: StorageConfig, root: RootKey): Promise<St
         `The database belongs to installation ${installation}, not ${root.installationId}.`,
       );
     }
-    const check = (await readMeta(storage, 'storage_check')) ?? '';
+    const check = (await readMeta(storage, cfg, 'storage_check')) ?? '';
     const expected = storageCheck(root);
-    if (check.length !== expected.length || !timingSafeEqual(Buffer.from(check), Buffer.from(expected))) {
-      throw new BulwarkError('storage_mismatch', 'The database was not written with this installation’s keys.');
+    if (
+      check.length !== expected.length ||
+      !timingSafeEqual(Buffer.from(check), Buffer.from(expected))
+    ) {
+      throw new BulwarkError(
+        'storage_mismatch',
+        'The database was not written with this installation’s keys.',
+      );
     }
     await migrate(storage, cfg);
     return storage;
@@ -93,7 +107,12 @@ export async function openStorage(cfg: StorageConfig, root: RootKey): Promise<St
   }
 }
 
-/** Undo createStorage after a failed init (nothing but the fresh schema is there). */
+/**
+ * Undo createStorage after a failed init. SQLite: remove the file made a
+ * moment ago. PostgreSQL: forget the installation marker only — the schema
+ * may hold things that are not ours, so nothing is dropped; migrations are
+ * idempotent, and a later init finds no installation and proceeds.
+ */
 export async function discardFreshStorage(cfg: StorageConfig): Promise<void> {
   if (cfg.backend === 'sqlite') {
     for (const suffix of ['', '-wal', '-shm']) rmSync(`${cfg.path}${suffix}`, { force: true });
@@ -101,35 +120,57 @@ export async function discardFreshStorage(cfg: StorageConfig): Promise<void> {
   }
   const pool = await openPostgresPool(cfg.url, cfg.schema);
   try {
-    await pool.query(`DROP SCHEMA ${quoteIdent(cfg.schema)} CASCADE`);
+    await pool.query(
+      `DELETE FROM ${quoteIdent(cfg.schema)}.bulwark_meta WHERE key IN ('installation_id', 'storage_check')`,
+    );
   } finally {
     await pool.end();
   }
 }
 
-async function connect(cfg: StorageConfig, root: RootKey, opts: { create: boolean }): Promise<Storage> {
+async function connect(
+  cfg: StorageConfig,
+  root: RootKey,
+  opts: { create: boolean },
+): Promise<Storage> {
   const fields = new FieldCipher(root.derive('fieldEncryption'), root.derive('blindIndex'));
   try {
     if (cfg.backend === 'sqlite') {
       const key = root.derive('database');
       try {
         const database = openSqlCipher(cfg.path, key, opts);
-        return new Storage(new Kysely<Tables>({ dialect: new SqliteDialect({ database }) }), 'sqlite', fields);
+        return new Storage(
+          new Kysely<Tables>({ dialect: new SqliteDialect({ database }) }),
+          'sqlite',
+          fields,
+        );
       } finally {
         key.wipe();
       }
     }
     const pool = await openPostgresPool(cfg.url, cfg.schema);
-    return new Storage(new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) }), 'postgres', fields);
+    return new Storage(
+      new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) }),
+      'postgres',
+      fields,
+    );
   } catch (err) {
     fields.wipe();
     throw err;
   }
 }
 
-async function readMeta(storage: Storage, key: string): Promise<string | undefined> {
+async function readMeta(
+  storage: Storage,
+  cfg: StorageConfig,
+  key: string,
+): Promise<string | undefined> {
+  // PostgreSQL introspection lists every schema's tables; only ours counts.
   const tables = await storage.db.introspection.getTables();
-  if (!tables.some((t) => t.name === 'bulwark_meta')) return undefined;
+  const ours = tables.some(
+    (t) => t.name === 'bulwark_meta' && (cfg.backend === 'sqlite' || t.schema === cfg.schema),
+  );
+  if (!ours) return undefined;
   const row = await storage.db
     .selectFrom('bulwark_meta')
     .select('value')

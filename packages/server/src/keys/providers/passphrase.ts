@@ -1,7 +1,7 @@
 import { argon2, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
-import { DecryptionError, openAesGcm, sealAesGcm } from '../dangerous/aes-gcm.ts';
 import { BulwarkError } from '../../errors.ts';
+import { DecryptionError, openAesGcm, sealAesGcm } from '../dangerous/aes-gcm.ts';
 import { RootKey } from '../root-key.ts';
 import { type UnsealProvider, type WrappingRecordBase, wrapAad } from './types.ts';
 

@@ -60,7 +60,11 @@ export class ShamirProvider implements UnsealProvider<ShamirRecord, Uint8Array[]
     }
   }
 
-  async unwrap(record: ShamirRecord, shares: Uint8Array[], installationId: string): Promise<RootKey> {
+  async unwrap(
+    record: ShamirRecord,
+    shares: Uint8Array[],
+    installationId: string,
+  ): Promise<RootKey> {
     if (shares.length < record.threshold) {
       throw new BulwarkError('bad_request', `${record.threshold} shares are needed`);
     }
