@@ -70,3 +70,30 @@ export const unsealRequestSchema = z.union(
   { error: 'expected exactly one of: {"passphrase": …}, {"share": …} or {"reset": true}' },
 );
 export type UnsealRequest = z.infer<typeof unsealRequestSchema>;
+
+/**
+ * Re-wraps the root key under new unseal material (rotation): proves
+ * possession of the current material, replaces every wrapping, returns the
+ * new shares once. The data and the root key itself do not change.
+ */
+export const rekeyRequestSchema = z
+  .object({
+    current: z.union(
+      [
+        z.object({ passphrase: z.string().min(1).max(1024) }).strict(),
+        z.object({ shares: z.array(z.string().min(1).max(2048)).min(1).max(255) }).strict(),
+      ],
+      { error: 'current: expected {"passphrase": …} or {"shares": [...]}' },
+    ),
+    next: initRequestSchema,
+  })
+  .strict();
+export type RekeyRequest = z.infer<typeof rekeyRequestSchema>;
+
+export const rekeyResponseSchema = z.object({
+  installationId: z.string(),
+  shares: z.array(z.string()),
+  threshold: z.number().int().nullable(),
+  providers: z.array(unsealProviderKindSchema),
+});
+export type RekeyResponse = z.infer<typeof rekeyResponseSchema>;

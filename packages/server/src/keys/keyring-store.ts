@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { BulwarkError } from '../errors.ts';
-import { writeFileExclusiveAtomic } from '../util/files.ts';
+import { replaceFileAtomic, writeFileExclusiveAtomic } from '../util/files.ts';
 import type { PassphraseRecord } from './providers/passphrase.ts';
 import type { ShamirRecord } from './providers/shamir.ts';
 
@@ -43,6 +43,7 @@ export const keyringSchema = z
     version: z.literal(1),
     installationId: z.string().regex(/^bwk_[a-z0-9]{20}$/),
     createdAt: z.iso.datetime(),
+    rotatedAt: z.iso.datetime().optional(),
     operatorTokenSha256: z.string().regex(/^[0-9a-f]{64}$/),
     wrappings: z
       .array(z.discriminatedUnion('provider', [passphraseRecordSchema, shamirRecordSchema]))
@@ -95,6 +96,12 @@ export class KeyringStore {
       );
     }
     return parsed.data;
+  }
+
+  /** Rekey: swaps the whole keyring at once; a crash leaves the old or the new one, never half. */
+  replace(keyring: Keyring): void {
+    if (!this.exists()) throw new BulwarkError('not_initialized');
+    replaceFileAtomic(this.path, `${JSON.stringify(keyring, null, 2)}\n`, 0o600);
   }
 
   /** Writes the keyring once; refuses when one exists (init never overwrites). */

@@ -1,4 +1,4 @@
-import { initRequestSchema, unsealRequestSchema } from '@bulwark/protocol';
+import { initRequestSchema, rekeyRequestSchema, unsealRequestSchema } from '@bulwark/protocol';
 import type { FastifyRequest } from 'fastify';
 import { BulwarkError } from '../errors.ts';
 import type { App } from '../http/app.ts';
@@ -45,6 +45,12 @@ export function registerSysRoutes(app: App, seal: SealService, opts: { allowRemo
     '/v1/sys/unseal',
     { config: { access: 'anonymous', availableWhileSealed: true }, bodyLimit: SYS_BODY_LIMIT },
     async (req) => seal.unseal(unsealRequestSchema.parse(req.body), sourceOf(req)),
+  );
+
+  app.post(
+    '/v1/sys/rekey',
+    { config: { access: 'operator' }, bodyLimit: SYS_BODY_LIMIT },
+    async (req) => seal.rekey(rekeyRequestSchema.parse(req.body), sourceOf(req)),
   );
 
   app.post(

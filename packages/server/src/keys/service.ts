@@ -1,6 +1,8 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type {
   InitRequest,
+  RekeyRequest,
+  RekeyResponse,
   SealState,
   StorageBackend,
   SysStatus,
@@ -100,18 +102,7 @@ export class SealService {
       const installationId = `bwk_${randomBytes(10).toString('hex')}`;
       const root = RootKey.generate(installationId);
       try {
-        const wrappings: Keyring['wrappings'] = [];
-        let shares: string[] = [];
-        if (req.passphrase !== undefined) {
-          const provider = new PassphraseProvider(req.passphrase, this.#opts.argon2id);
-          wrappings.push((await provider.wrap(root)).record);
-        }
-        if (req.shares) {
-          const provider = new ShamirProvider(req.shares.count, req.shares.threshold);
-          const wrapped = await provider.wrap(root);
-          wrappings.push(wrapped.record);
-          shares = wrapped.output;
-        }
+        const { wrappings, shares } = await this.#wrap(root, req);
         const operatorToken = randomBytes(32).toString('base64url');
         const keyring: Keyring = {
           format: 'bulwark-keyring',
@@ -121,9 +112,6 @@ export class SealService {
           operatorTokenSha256: sha256Hex(operatorToken),
           wrappings,
         };
-        if (wrappings.length === 0) {
-          throw new BulwarkError('bad_request', 'Give a passphrase, shares, or both.');
-        }
         // Storage and operator token first, keyring last: the keyring's
         // existence is the commit point of init, so a failure before it leaves
         // the directory re-initialisable and no share is handed out for an
@@ -242,6 +230,54 @@ export class SealService {
     });
   }
 
+  /**
+   * Key rotation: re-wraps the same root key under new material and replaces
+   * every old wrapping, so old shares and the old passphrase stop working.
+   * The caller must prove possession of the current material — the operator
+   * token alone (a file on disk) must not be enough to take over the seal.
+   */
+  rekey(req: RekeyRequest, source: string): Promise<RekeyResponse> {
+    return this.#exclusive(async () => {
+      const keyring = this.#keyring;
+      if (!keyring) throw new BulwarkError('not_initialized');
+      const root = this.#root;
+      if (!root) throw new BulwarkError('sealed');
+      const wait = this.#backoff.waitFor(source);
+      if (wait > 0) {
+        throw new BulwarkError(
+          'rate_limited',
+          `Too many failed attempts from this address; try again in ${Math.ceil(wait / 1000)} s.`,
+        );
+      }
+      let proven: RootKey;
+      try {
+        proven = await this.#unwrapCurrent(keyring, req.current);
+      } catch (err) {
+        this.#backoff.recordFailure(source);
+        throw err;
+      }
+      const same = timingSafeEqual(proven.exposeForWrapping(), root.exposeForWrapping());
+      proven.wipe();
+      if (!same) throw new BulwarkError('unseal_failed');
+      this.#backoff.forget(source);
+
+      const { wrappings, shares } = await this.#wrap(root, req.next);
+      const next: Keyring = { ...keyring, rotatedAt: new Date().toISOString(), wrappings };
+      this.#opts.keyring.replace(next);
+      this.#keyring = next;
+      this.#opts.log?.('rekeyed', {
+        installationId: keyring.installationId,
+        providers: wrappings.map((w) => w.provider),
+      });
+      return {
+        installationId: keyring.installationId,
+        shares,
+        threshold: req.next.shares?.threshold ?? null,
+        providers: wrappings.map((w) => w.provider),
+      };
+    });
+  }
+
   seal(): Promise<SysStatus> {
     return this.#exclusive(async () => {
       if (!this.#keyring) throw new BulwarkError('not_initialized');
@@ -267,6 +303,66 @@ export class SealService {
     const given = Buffer.from(sha256Hex(token), 'hex');
     const expected = Buffer.from(this.#keyring.operatorTokenSha256, 'hex');
     return timingSafeEqual(given, expected);
+  }
+
+  async #wrap(root: RootKey, req: InitRequest) {
+    const wrappings: Keyring['wrappings'] = [];
+    let shares: string[] = [];
+    if (req.passphrase !== undefined) {
+      const provider = new PassphraseProvider(req.passphrase, this.#opts.argon2id);
+      wrappings.push((await provider.wrap(root)).record);
+    }
+    if (req.shares) {
+      const provider = new ShamirProvider(req.shares.count, req.shares.threshold);
+      const wrapped = await provider.wrap(root);
+      wrappings.push(wrapped.record);
+      shares = wrapped.output;
+    }
+    if (wrappings.length === 0) {
+      throw new BulwarkError('bad_request', 'Give a passphrase, shares, or both.');
+    }
+    return { wrappings, shares };
+  }
+
+  /** Unwraps with the current material, all at once (rekey), without touching unseal progress. */
+  async #unwrapCurrent(keyring: Keyring, current: RekeyRequest['current']): Promise<RootKey> {
+    if ('passphrase' in current) {
+      const record = keyring.wrappings.find((w) => w.provider === 'passphrase');
+      if (!record)
+        throw new BulwarkError(
+          'provider_not_configured',
+          'This installation has no passphrase; give shares.',
+        );
+      return new PassphraseProvider(null).unwrap(
+        record,
+        current.passphrase,
+        keyring.installationId,
+      );
+    }
+    const record = keyring.wrappings.find((w) => w.provider === 'shamir');
+    if (!record)
+      throw new BulwarkError(
+        'provider_not_configured',
+        'This installation has no shares; give the passphrase.',
+      );
+    const decoded = current.shares.map((text) => decodeShare(text, keyring.installationId));
+    if (new Set(decoded.map((d) => d.x)).size !== decoded.length)
+      throw new BulwarkError('duplicate_share');
+    if (decoded.length < record.threshold) {
+      throw new BulwarkError(
+        'bad_request',
+        `${record.threshold} current shares are needed; ${decoded.length} given.`,
+      );
+    }
+    try {
+      return await new ShamirProvider(record.total, record.threshold).unwrap(
+        record,
+        decoded.map((d) => d.bytes),
+        keyring.installationId,
+      );
+    } finally {
+      for (const d of decoded) d.bytes.fill(0);
+    }
   }
 
   #exclusive<T>(fn: () => Promise<T>): Promise<T> {
