@@ -4,6 +4,9 @@ import {
   type InitRequest,
   type InitResponse,
   initResponseSchema,
+  type RekeyRequest,
+  type RekeyResponse,
+  rekeyResponseSchema,
   type SysStatus,
   sysStatusSchema,
   type UnsealRequest,
@@ -35,6 +38,7 @@ export interface BulwarkClient {
   init(req: InitRequest): Promise<InitResponse>;
   unseal(req: UnsealRequest): Promise<SysStatus>;
   seal(operatorToken: string): Promise<SysStatus>;
+  rekey(operatorToken: string, req: RekeyRequest): Promise<RekeyResponse>;
 }
 
 export interface ClientOptions {
@@ -42,7 +46,7 @@ export interface ClientOptions {
   server: URL;
   /** The only CA to trust, or null for the system trust store. */
   ca: { file: string; pem: string } | null;
-  /** Socket inactivity limit; init runs Argon2id, so allow it a while. */
+  /** Socket inactivity limit; init and rekey run Argon2id, so allow them a while. */
   timeoutMs?: number;
 }
 
@@ -135,6 +139,7 @@ export function createClient(opts: ClientOptions): BulwarkClient {
     unseal: (req) => call('POST', 'v1/sys/unseal', req, sysStatusSchema),
     // An empty JSON object: the seal call has no parameters, only the bearer token.
     seal: (token) => call('POST', 'v1/sys/seal', {}, sysStatusSchema, token),
+    rekey: (token, req) => call('POST', 'v1/sys/rekey', req, rekeyResponseSchema, token),
   };
 }
 

@@ -39,10 +39,15 @@ export async function readSecretFile(
 }
 
 /**
- * Checks that every share file can be created, before init runs: the shares
- * exist only once, so no file may be found taken after the server made them.
+ * Checks that every share file can be created, before init or rekey runs: the
+ * shares exist only once, so no file may be found taken after the server made
+ * them. `nothingDone` ends the refusal ("nothing was initialised").
  */
-export async function checkShareTargets(io: CliIo, files: readonly string[]): Promise<string[]> {
+export async function checkShareTargets(
+  io: CliIo,
+  files: readonly string[],
+  nothingDone: string,
+): Promise<string[]> {
   const paths = files.map((f) => resolve(io.cwd, f));
   const seen = new Set<string>();
   for (const path of paths) {
@@ -57,14 +62,14 @@ export async function checkShareTargets(io: CliIo, files: readonly string[]): Pr
     );
     if (taken) {
       throw new CliError(
-        `the share file ${path} already exists; refusing to overwrite it (nothing was initialised)`,
+        `the share file ${path} already exists; refusing to overwrite it (${nothingDone})`,
       );
     }
     try {
       await access(dirname(path), constants.W_OK);
     } catch (err) {
       throw new CliError(
-        `cannot create the share file ${path}: its directory is not writable (${errCode(err)}; nothing was initialised)`,
+        `cannot create the share file ${path}: its directory is not writable (${errCode(err)}; ${nothingDone})`,
       );
     }
   }

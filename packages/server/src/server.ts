@@ -19,7 +19,14 @@ import {
   type Storage,
   type StorageConfig,
 } from './storage/storage.ts';
-import { prepareTls, tlsFiles, writeSealedCaKey } from './tls/index.ts';
+import {
+  installLeafCertificate,
+  issueLeafCertificate,
+  prepareTls,
+  readSealedCaKey,
+  tlsFiles,
+  writeSealedCaKey,
+} from './tls/index.ts';
 import { replaceFileAtomic } from './util/files.ts';
 
 export const version: string = packageJson.version;
@@ -116,6 +123,7 @@ export async function startServer(
     },
     async open(root: RootKey) {
       storage = await openStorage(storageConfig, root);
+      await renewLeafIfNeeded(root);
     },
     async close() {
       const s = storage;
@@ -137,6 +145,45 @@ export async function startServer(
     ...(opts.argon2id ? { argon2id: opts.argon2id } : {}),
     log: (msg, fields) => opts.logger.info(fields ?? {}, msg),
   });
+
+  /**
+   * The CA key is sealed, so the leaf can only be renewed, or reissued for
+   * newly configured names, once unsealed. A failure here is logged, never
+   * fatal: the current certificate keeps serving.
+   */
+  async function renewLeafIfNeeded(root: RootKey): Promise<void> {
+    const material = tls.material;
+    const renewBefore = Date.now() + 30 * 24 * 3600 * 1000;
+    const due = material.notAfter.getTime() < renewBefore || material.missingNames.length > 0;
+    if (material.source !== 'generated' || !material.ca || !due) return;
+    try {
+      const caKeyPem = await readSealedCaKey(tlsDir, caKeyDecryptor(root));
+      const leaf = await issueLeafCertificate({
+        caCertPem: material.ca,
+        caKeyPem,
+        serverNames: config.tls.serverNames,
+      });
+      await installLeafCertificate(tlsDir, leaf, material.ca);
+      const cert = `${leaf.certPem.trim()}\n${material.ca.trim()}\n`;
+      app.server.setSecureContext({
+        key: leaf.keyPem,
+        cert,
+        minVersion: 'TLSv1.3',
+        maxVersion: 'TLSv1.3',
+      });
+      tls.material = { ...material, cert, key: leaf.keyPem, notAfter: leaf.notAfter, missingNames: [] };
+      opts.logger.info({ notAfter: leaf.notAfter, names: config.tls.serverNames }, 'server certificate renewed');
+    } catch (err) {
+      opts.logger.error({ err }, 'could not renew the server certificate; the current one stays in use');
+    }
+  }
+
+  if (tls.material.missingNames.length > 0) {
+    opts.logger.warn(
+      { missing: tls.material.missingNames },
+      'the server certificate does not cover every configured name; it is reissued at unseal',
+    );
+  }
 
   const app = await buildApp({
     tls: tls.material,

@@ -1,8 +1,6 @@
-import { join } from 'node:path';
 import type { Command } from 'commander';
-import { ApiError } from '../client.ts';
-import { CliError, connect, nonEmpty, printable, type Session, writeJson } from '../context.ts';
-import { readSecretFile } from '../secret-files.ts';
+import { connect, type Session, writeJson } from '../context.ts';
+import { explainTokenRefusal, operatorToken, operatorTokenSources } from '../operator-token.ts';
 
 interface SealOptions {
   tokenFile?: string;
@@ -16,8 +14,7 @@ export function registerSeal(program: Command, session: Session): void {
     .description(
       'Seal the server: it drops its root key and answers nothing but status and unseal until ' +
         'it is unsealed again. Needs the operator token written at init, taken from, in this ' +
-        'order: --token-file, BULWARK_OPERATOR_TOKEN, BULWARK_OPERATOR_TOKEN_FILE, ' +
-        '<data-dir>/operator.token.',
+        `order: ${operatorTokenSources}.`,
     )
     .option('--token-file <file>', 'read the operator token from this file')
     .option('--json', 'print the resulting server status as JSON on stdout')
@@ -29,45 +26,12 @@ async function runSeal(session: Session, cmd: Command, opts: SealOptions): Promi
   const { io } = session;
   session.json = opts.json === true;
   const globals = session.globals(cmd);
-  const token = await operatorToken(session, opts, globals.dataDir);
-  const client = connect(globals);
-  let status: Awaited<ReturnType<typeof client.seal>>;
-  try {
-    status = await client.seal(token);
-  } catch (err) {
-    if (err instanceof ApiError && (err.code === 'unauthenticated' || err.code === 'forbidden')) {
-      throw new CliError(
-        `the operator token was refused: ${printable(err.message)} (is it the token of this installation?)`,
-        1,
-        err.code,
-      );
-    }
-    throw err;
-  }
+  const token = await operatorToken(io, opts.tokenFile, globals.dataDir);
+  const status = await connect(globals)
+    .seal(token)
+    .catch((err: unknown) => {
+      throw explainTokenRefusal(err);
+    });
   if (session.json) writeJson(io, status);
   io.stderr.write('sealed\n');
-}
-
-async function operatorToken(
-  session: Session,
-  opts: SealOptions,
-  dataDir: string,
-): Promise<string> {
-  const { io } = session;
-  if (opts.tokenFile !== undefined) {
-    return readSecretFile(io, opts.tokenFile, 'operator token', 'token');
-  }
-  const fromEnv = nonEmpty(io.env.BULWARK_OPERATOR_TOKEN)?.trim();
-  if (fromEnv) return fromEnv;
-  const envFile = nonEmpty(io.env.BULWARK_OPERATOR_TOKEN_FILE);
-  if (envFile !== undefined) return readSecretFile(io, envFile, 'operator token', 'token');
-  const fallback = join(dataDir, 'operator.token');
-  try {
-    return await readSecretFile(io, fallback, 'operator token', 'token');
-  } catch (err) {
-    throw new CliError(
-      `no operator token: ${(err as Error).message}. Give --token-file, or set BULWARK_OPERATOR_TOKEN ` +
-        'or BULWARK_OPERATOR_TOKEN_FILE (bulwark init prints where the token was written)',
-    );
-  }
 }

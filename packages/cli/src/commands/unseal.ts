@@ -22,7 +22,7 @@ interface UnsealOptions {
 }
 
 /** Answers that mean "this secret was refused" (exit code 2), as opposed to other failures. */
-const refusedCodes = new Set([
+export const refusedCodes: ReadonlySet<string> = new Set([
   'unseal_failed',
   'invalid_share',
   'foreign_share',

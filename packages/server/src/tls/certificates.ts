@@ -31,6 +31,8 @@ export interface TlsMaterial {
   notAfter: Date;
   /** The names (DNS and IP) in the leaf's SubjectAltName. */
   names: string[];
+  /** Configured names the leaf does not cover; the server reissues at unseal (the CA key is sealed until then). */
+  missingNames: string[];
 }
 
 export interface PrepareTlsResult {
@@ -130,6 +132,7 @@ async function generateAll(
       source: 'generated',
       notAfter: leaf.notAfter,
       names: leaf.names,
+      missingNames: [],
     },
     unsealedCaKeyPem: ca.keyPem,
   };
@@ -351,13 +354,15 @@ async function loadGeneratedMaterial(dir: string, serverNames: string[]): Promis
   const missing = serverNames.filter((name) =>
     isIP(name) !== 0 ? leaf.checkIP(name) === undefined : leaf.checkHost(name) === undefined,
   );
-  if (missing.length > 0) {
-    throw new TlsError(
-      `server certificate does not cover ${missing.join(', ')}; run \`bulwark tls reissue\` after unseal ` +
-        `or remove ${join(dir, 'server.*')} before the first initialisation`,
-    );
-  }
-  return { cert, key, ca, source: 'generated', notAfter: leaf.validToDate, names: sanNames(leaf) };
+  return {
+    cert,
+    key,
+    ca,
+    source: 'generated',
+    notAfter: leaf.validToDate,
+    names: sanNames(leaf),
+    missingNames: missing,
+  };
 }
 
 async function loadOperatorMaterial(
@@ -377,6 +382,7 @@ async function loadOperatorMaterial(
     source: 'operator',
     notAfter: leaf.validToDate,
     names: sanNames(leaf),
+    missingNames: [],
   };
 }
 
