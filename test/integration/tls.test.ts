@@ -9,14 +9,19 @@ import { connect } from 'node:tls';
 import { startTestServer } from '../support/server.ts';
 import { tempDir } from '../support/temp.ts';
 
-function handshake(port: number, ca: string, version: 'TLSv1.2' | 'TLSv1.3', servername = 'localhost') {
+function handshake(
+  port: number,
+  ca: string,
+  version: 'TLSv1.2' | 'TLSv1.3',
+  servername = 'localhost',
+) {
   return new Promise<{ ok: true; protocol: string | null } | { ok: false; error: string }>(
     (resolve) => {
       const socket = connect({
         host: '127.0.0.1',
         port,
         ca,
-        servername: 'localhost',
+        servername,
         minVersion: version,
         maxVersion: version,
       });
@@ -123,7 +128,10 @@ describe('TLS', () => {
   it('reissues the server certificate at unseal when a configured name is new', async (t) => {
     const dataDir = tempDir(t);
     const first = await startTestServer(t, { dataDir });
-    await first.request('/v1/sys/init', { method: 'POST', body: { passphrase: 'reissue test passphrase' } });
+    await first.request('/v1/sys/init', {
+      method: 'POST',
+      body: { passphrase: 'reissue test passphrase' },
+    });
     await first.close();
 
     const env = { BULWARK_SERVER_NAMES: 'localhost,bulwark.test' };
@@ -137,11 +145,18 @@ describe('TLS', () => {
     });
     assert.equal(unseal.status, 200, unseal.body);
     const after = await handshake(port, second.ca, 'TLSv1.3', 'bulwark.test');
-    assert.deepEqual(after, { ok: true, protocol: 'TLSv1.3' }, 'the reissued leaf covers it, same CA');
+    assert.deepEqual(
+      after,
+      { ok: true, protocol: 'TLSv1.3' },
+      'the reissued leaf covers it, same CA',
+    );
     await second.close();
 
     // The reissued leaf was written: the next start serves it while sealed.
     const third = await startTestServer(t, { dataDir, env });
-    assert.equal((await handshake(portOf(third.handle.url), third.ca, 'TLSv1.3', 'bulwark.test')).ok, true);
+    assert.equal(
+      (await handshake(portOf(third.handle.url), third.ca, 'TLSv1.3', 'bulwark.test')).ok,
+      true,
+    );
   });
 });
