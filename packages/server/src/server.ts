@@ -171,10 +171,22 @@ export async function startServer(
         minVersion: 'TLSv1.3',
         maxVersion: 'TLSv1.3',
       });
-      tls.material = { ...material, cert, key: leaf.keyPem, notAfter: leaf.notAfter, missingNames: [] };
-      opts.logger.info({ notAfter: leaf.notAfter, names: config.tls.serverNames }, 'server certificate renewed');
+      tls.material = {
+        ...material,
+        cert,
+        key: leaf.keyPem,
+        notAfter: leaf.notAfter,
+        missingNames: [],
+      };
+      opts.logger.info(
+        { notAfter: leaf.notAfter, names: config.tls.serverNames },
+        'server certificate renewed',
+      );
     } catch (err) {
-      opts.logger.error({ err }, 'could not renew the server certificate; the current one stays in use');
+      opts.logger.error(
+        { err },
+        'could not renew the server certificate; the current one stays in use',
+      );
     }
   }
 
