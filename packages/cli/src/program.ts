@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import packageJson from '../package.json' with { type: 'json' };
 import { ApiError, TransportError } from './client.ts';
 import { registerInit } from './commands/init.ts';
+import { registerRekey } from './commands/rekey.ts';
 import { registerSeal } from './commands/seal.ts';
 import { registerStatus } from './commands/status.ts';
 import { registerUnseal } from './commands/unseal.ts';
@@ -45,7 +46,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 export function buildProgram(session: Session): Command {
   const { io } = session;
   const program = new Command('bulwark')
-    .description('Operate a Bulwark server: initialise it, unseal and seal it, show its status.')
+    .description(
+      'Operate a Bulwark server: initialise it, unseal and seal it, rotate its unseal ' +
+        'material, show its status.',
+    )
     .version(packageJson.version, '-V, --version', 'print the version of this CLI')
     .option('--server <url>', `server URL (env BULWARK_SERVER; default ${defaultServer})`)
     .option(
@@ -70,12 +74,14 @@ export function buildProgram(session: Session): Command {
       '\nSecrets (passphrases, shares, tokens) are asked for without echo, or read from files\n' +
         'or the environment; they are never printed or logged. Progress and messages go to\n' +
         'stderr; results (and --json output) go to stdout.\n' +
-        '\nExit codes: 0 success; 1 error; 2 secret refused by `unseal`, or server sealed or\n' +
-        'not initialised for `status`; 130 cancelled at a prompt.',
+        '\nExit codes: 0 success; 1 error; 2 secret refused by `unseal`, current material\n' +
+        'refused by `rekey`, or server sealed or not initialised for `status`; 130 cancelled\n' +
+        'at a prompt.',
     );
   registerInit(program, session);
   registerUnseal(program, session);
   registerSeal(program, session);
+  registerRekey(program, session);
   registerStatus(program, session);
   return program;
 }

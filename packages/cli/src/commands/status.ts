@@ -38,7 +38,12 @@ export function formatStatus(status: SysStatus, server: string): string {
   ];
   if (status.shares) {
     const { given, threshold, total } = status.shares;
-    rows.push(['shares', `${given} of ${threshold} given (of ${total} made)`]);
+    rows.push([
+      'shares',
+      status.state === 'sealed'
+        ? `${given} of ${threshold} given (of ${total} made)`
+        : `any ${threshold} of ${total} unseal`,
+    ]);
   }
   if (status.providers.length > 0) rows.push(['unseal with', status.providers.join(', ')]);
   rows.push(['installation', status.installationId ?? '(none yet)']);

@@ -11,6 +11,7 @@ import {
   type ErrorCode,
   errorCatalogue,
   initRequestSchema,
+  rekeyRequestSchema,
   type SysStatus,
   unsealRequestSchema,
 } from '@bulwark/protocol';
@@ -31,7 +32,7 @@ export interface FakeServer {
   operatorTokenFile: string;
   /** Every request, in order (bodies included: tests only). */
   requests: { method: string; path: string; authorization?: string; body: unknown }[];
-  /** The shares dealt at init (or given in `sealedWith`). */
+  /** The shares dealt at init or the last rekey (or made for `sealedWith`). */
   shares: string[];
   status(): SysStatus;
   close(): Promise<void>;
@@ -40,6 +41,11 @@ export interface FakeServer {
 export interface FakeServerOptions {
   /** Start initialised and sealed with these secrets, instead of uninitialised. */
   sealedWith?: { passphrase?: string; shares?: { count: number; threshold: number } };
+  /**
+   * Report the share threshold in the status while unsealed too (the real
+   * server reports it only while sealed), for the CLI's fixed-count prompts.
+   */
+  thresholdWhileUnsealed?: boolean;
 }
 
 interface Installation {
@@ -64,9 +70,14 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
   let given: string[] = [];
   const requests: FakeServer['requests'] = [];
 
+  const deal = (id: string, count: number) => {
+    // Each deal differs (like real shares), so old shares never match new ones.
+    const round = randomBytes(4).toString('hex');
+    return Array.from({ length: count }, (_, i) => `bulwark-share-v1.${id}.${round}s${i + 1}.fake`);
+  };
   const install = async (passphrase: string | null, count: number, threshold: number) => {
     const id = `bwk_${randomBytes(10).toString('hex')}`;
-    const shares = Array.from({ length: count }, (_, i) => `bulwark-share-v1.${id}.s${i + 1}.fake`);
+    const shares = deal(id, count);
     inst = { id, passphrase, shares, threshold, token: randomBytes(32).toString('base64url') };
     await writeFile(operatorTokenFile, `${inst.token}\n`, { mode: 0o600 });
     return inst;
@@ -88,7 +99,7 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
       installationId: inst?.id ?? null,
       providers,
       shares:
-        inst && inst.shares.length > 0 && state === 'sealed'
+        inst && inst.shares.length > 0 && (state === 'sealed' || opts.thresholdWhileUnsealed)
           ? { given: given.length, threshold: inst.threshold, total: inst.shares.length }
           : null,
       storage: 'sqlite',
@@ -141,6 +152,40 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
         unsealed = true;
       }
       return ok(status());
+    }
+    if (path === '/v1/sys/rekey') {
+      // The real server's order: token, seal state, body, then the current material.
+      if (!inst) return fail('not_initialized');
+      if (auth !== `Bearer ${inst.token}`) return fail('unauthenticated');
+      if (!unsealed) return fail('sealed');
+      const req = rekeyRequestSchema.safeParse(body);
+      if (!req.success) return fail('bad_request');
+      const { current, next } = req.data;
+      if ('passphrase' in current) {
+        if (!inst.passphrase) return fail('provider_not_configured');
+        if (current.passphrase !== inst.passphrase) return fail('unseal_failed');
+      } else {
+        if (inst.shares.length === 0) return fail('provider_not_configured');
+        const seen = new Set<string>();
+        for (const share of current.shares) {
+          if (!share.startsWith('bulwark-share-v1.')) return fail('invalid_share');
+          if (!share.startsWith(`bulwark-share-v1.${inst.id}.`)) return fail('foreign_share');
+          if (seen.has(share)) return fail('duplicate_share');
+          seen.add(share);
+        }
+        if (seen.size < inst.threshold) return fail('bad_request');
+        if (![...seen].every((s) => inst?.shares.includes(s))) return fail('shares_mismatch');
+      }
+      // Same installation (same root key), new wrappings; the operator token stays.
+      inst.passphrase = next.passphrase ?? null;
+      inst.shares = deal(inst.id, next.shares?.count ?? 0);
+      inst.threshold = next.shares?.threshold ?? 0;
+      return ok({
+        installationId: inst.id,
+        shares: inst.shares,
+        threshold: next.shares?.threshold ?? null,
+        providers: status().providers,
+      });
     }
     if (path === '/v1/sys/seal') {
       if (!inst) return fail('not_initialized');

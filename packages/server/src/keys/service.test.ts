@@ -155,7 +155,11 @@ describe('SealService state machine', () => {
     assert.equal(result.threshold, 3);
     assert.equal(result.operatorTokenFile, join(dir, 'operator-token'));
     assert.equal(service.rootKey.installationId, result.installationId);
-    assert.equal(service.status().shares, null, 'no share progress while unsealed');
+    assert.deepEqual(
+      service.status().shares,
+      { given: 0, threshold: 3, total: 5 },
+      'no share progress while unsealed, but the threshold is known',
+    );
     assert.deepEqual(service.status().providers, ['passphrase', 'shamir']);
     assert.deepEqual(resources.calls, ['initialize']);
 
@@ -350,7 +354,7 @@ describe('SealService.unseal with shares', () => {
     assert.equal(resources.count('open'), 0);
     status = await service.unseal({ share: share(shares, 2) }, 'op-c');
     assert.equal(status.state, 'unsealed');
-    assert.equal(status.shares, null);
+    assert.equal(status.shares?.given, 0);
     assert.equal(resources.count('open'), 1);
     assert.equal(
       resources.fingerprints.at(-1),

@@ -86,10 +86,14 @@ export class SealService {
       sealed: state !== 'unsealed',
       installationId: keyring?.installationId ?? null,
       providers: (keyring?.wrappings.map((w) => w.provider) ?? []) as UnsealProviderKind[],
-      shares:
-        shamir && state === 'sealed'
-          ? { given: this.#shares.length, threshold: shamir.threshold, total: shamir.total }
-          : null,
+      // The threshold is useful unsealed too (rekey asks for that many current shares).
+      shares: shamir
+        ? {
+            given: state === 'sealed' ? this.#shares.length : 0,
+            threshold: shamir.threshold,
+            total: shamir.total,
+          }
+        : null,
       storage: this.#opts.storage,
       version: this.#opts.version,
     };
