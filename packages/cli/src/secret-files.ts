@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
 import { access, lstat, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { CliError, type CliIo } from './context.ts';
+import { CliError, type CliIo, nonEmpty } from './context.ts';
 
 const maxSecretFileBytes = 64 * 1024;
 
@@ -83,4 +83,22 @@ export async function writeShareFile(path: string, share: string): Promise<void>
 
 export function errCode(err: unknown): string {
   return (err as NodeJS.ErrnoException | undefined)?.code ?? String(err);
+}
+
+/**
+ * A passphrase from a file option, else BULWARK_PASSPHRASE, else the file
+ * named by BULWARK_PASSPHRASE_FILE: the one order every command uses.
+ * Undefined when none is given (the caller may prompt).
+ */
+export async function passphraseFromFileOrEnv(
+  io: CliIo,
+  file: string | undefined,
+  label: string,
+): Promise<string | undefined> {
+  if (file !== undefined) return readSecretFile(io, file, label, 'passphrase');
+  const fromEnv = nonEmpty(io.env.BULWARK_PASSPHRASE);
+  if (fromEnv !== undefined) return fromEnv;
+  const envFile = nonEmpty(io.env.BULWARK_PASSPHRASE_FILE);
+  if (envFile !== undefined) return readSecretFile(io, envFile, label, 'passphrase');
+  return undefined;
 }

@@ -1,7 +1,7 @@
 import { type InitRequest, initRequestSchema, passphraseSchema } from '@bulwark/protocol';
 import { type Command, InvalidArgumentError } from 'commander';
-import { CliError, type CliIo, nonEmpty, printable, type Session } from '../context.ts';
-import { checkShareTargets, readSecretFile, writeShareFile } from '../secret-files.ts';
+import { CliError, type CliIo, printable, type Session } from '../context.ts';
+import { checkShareTargets, passphraseFromFileOrEnv, writeShareFile } from '../secret-files.ts';
 
 /**
  * New unseal material — a passphrase, Shamir shares, or both — as `init`
@@ -114,20 +114,14 @@ export async function newPassphrase(
   fromEnv: boolean,
 ): Promise<string> {
   const { io } = session;
-  if (opts.passphraseFile !== undefined) {
-    return checkedPassphrase(
-      await readSecretFile(io, opts.passphraseFile, 'passphrase', 'passphrase'),
-    );
-  }
-  if (fromEnv) {
-    // The same order as `bulwark unseal`: option, BULWARK_PASSPHRASE, BULWARK_PASSPHRASE_FILE.
-    const value = nonEmpty(io.env.BULWARK_PASSPHRASE);
-    if (value !== undefined) return checkedPassphrase(value);
-    const envFile = nonEmpty(io.env.BULWARK_PASSPHRASE_FILE);
-    if (envFile !== undefined) {
-      return checkedPassphrase(await readSecretFile(io, envFile, 'passphrase', 'passphrase'));
-    }
-  }
+  // The same order as `bulwark unseal`; rekey reads only the file, since
+  // there the environment holds the current passphrase.
+  const given = await passphraseFromFileOrEnv(
+    fromEnv ? io : { ...io, env: {} },
+    opts.passphraseFile,
+    'passphrase',
+  );
+  if (given !== undefined) return checkedPassphrase(given);
 
   const prompter = session.prompter();
   const attempts = prompter.interactive ? 3 : 1;

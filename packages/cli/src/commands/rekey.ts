@@ -13,13 +13,12 @@ import {
   type CliIo,
   connect,
   exitCodes,
-  nonEmpty,
   printable,
   type Session,
   writeJson,
 } from '../context.ts';
 import { explainTokenRefusal, operatorToken, operatorTokenSources } from '../operator-token.ts';
-import { readSecretFile } from '../secret-files.ts';
+import { passphraseFromFileOrEnv, readSecretFile } from '../secret-files.ts';
 import {
   addNewMaterialOptions,
   collect,
@@ -162,18 +161,12 @@ async function givenCurrent(io: CliIo, opts: RekeyOptions): Promise<CurrentMater
     }
     return { shares };
   }
-  // The same order as `bulwark unseal`: option, BULWARK_PASSPHRASE, BULWARK_PASSPHRASE_FILE.
-  const file = opts.currentPassphraseFile;
-  if (file !== undefined) {
-    return { passphrase: await readSecretFile(io, file, 'current passphrase', 'passphrase') };
-  }
-  const fromEnv = nonEmpty(io.env.BULWARK_PASSPHRASE);
-  if (fromEnv !== undefined) return { passphrase: fromEnv };
-  const envFile = nonEmpty(io.env.BULWARK_PASSPHRASE_FILE);
-  if (envFile !== undefined) {
-    return { passphrase: await readSecretFile(io, envFile, 'current passphrase', 'passphrase') };
-  }
-  return null;
+  const passphrase = await passphraseFromFileOrEnv(
+    io,
+    opts.currentPassphraseFile,
+    'current passphrase',
+  );
+  return passphrase === undefined ? null : { passphrase };
 }
 
 /** Refuses at once a kind of current material the installation does not have. */

@@ -1,16 +1,8 @@
 import { errorCatalogue, type SysStatus, type UnsealRequest } from '@bulwark/protocol';
 import type { Command } from 'commander';
 import { ApiError, type BulwarkClient } from '../client.ts';
-import {
-  CliError,
-  connect,
-  exitCodes,
-  nonEmpty,
-  printable,
-  type Session,
-  writeJson,
-} from '../context.ts';
-import { readSecretFile } from '../secret-files.ts';
+import { CliError, connect, exitCodes, printable, type Session, writeJson } from '../context.ts';
+import { passphraseFromFileOrEnv, readSecretFile } from '../secret-files.ts';
 
 interface UnsealOptions {
   passphraseFile?: string;
@@ -97,17 +89,8 @@ async function explicitSecret(
   }
   if (typeof opts.share === 'string') return { share: nonBlankShare(opts.share) };
   if (opts.share === true) return { share: await askShare(session) };
-  const file = opts.passphraseFile;
-  if (file !== undefined) {
-    return { passphrase: await readSecretFile(io, file, 'passphrase', 'passphrase') };
-  }
-  const fromEnv = nonEmpty(io.env.BULWARK_PASSPHRASE);
-  if (fromEnv !== undefined) return { passphrase: fromEnv };
-  const envFile = nonEmpty(io.env.BULWARK_PASSPHRASE_FILE);
-  if (envFile !== undefined) {
-    return { passphrase: await readSecretFile(io, envFile, 'passphrase', 'passphrase') };
-  }
-  return null;
+  const passphrase = await passphraseFromFileOrEnv(io, opts.passphraseFile, 'passphrase');
+  return passphrase === undefined ? null : { passphrase };
 }
 
 /** No secret given: look at the server to know which one to ask for. Null when there is nothing to do. */
