@@ -12,6 +12,31 @@ export const errorCatalogue = {
   unauthenticated: { httpStatus: 401, message: 'Authentication is required.' },
   forbidden: { httpStatus: 403, message: 'Not allowed.' },
   rate_limited: { httpStatus: 429, message: 'Too many attempts; wait and try again.' },
+  login_failed: {
+    httpStatus: 401,
+    message: 'Login failed: the account or the credential was not accepted.',
+  },
+  step_up_required: {
+    httpStatus: 403,
+    message: 'This action needs a fresh confirmation with your passkey or authenticator code.',
+  },
+  last_factor: {
+    httpStatus: 409,
+    message:
+      'That is your last way to log in; add another before removing it (or ask an admin to reset the account).',
+  },
+  link_invalid: {
+    httpStatus: 410,
+    message: 'This link is not valid any more: it was used, expired or never existed.',
+  },
+  method_not_allowed_by_policy: {
+    httpStatus: 403,
+    message: 'The security policy does not allow this login method.',
+  },
+  webauthn_failed: {
+    httpStatus: 400,
+    message: 'The passkey response was not accepted.',
+  },
   sealed: {
     httpStatus: 503,
     message: 'The server is sealed: unseal it with `bulwark unseal` before using it.',

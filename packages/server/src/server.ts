@@ -6,6 +6,12 @@ import packageJson from '../package.json' with { type: 'json' };
 import type { BulwarkConfig } from './config/index.ts';
 import { BulwarkError } from './errors.ts';
 import { type App, buildApp } from './http/app.ts';
+import {
+  buildIdentityContext,
+  type IdentityContext,
+  type RelyingParty,
+} from './identity/context.ts';
+import { type Clock, systemClock } from './identity/secret-hasher.ts';
 import { openAesGcm, sealAesGcm } from './keys/dangerous/aes-gcm.ts';
 import { KeyringStore } from './keys/keyring-store.ts';
 import type { Argon2idParams } from './keys/providers/passphrase.ts';
@@ -43,6 +49,8 @@ export interface ServerHandle {
   seal: SealService;
   /** The open storage while unsealed. */
   storage(): Storage;
+  /** The identity services while unsealed. */
+  identity(): IdentityContext;
   url: string;
   close(): Promise<void>;
 }
@@ -54,6 +62,8 @@ export class StartupError extends Error {
 
 export interface StartOptions {
   logger: FastifyBaseLogger;
+  /** Tests move time; the server never reads the wall clock elsewhere for auth decisions. */
+  clock?: Clock;
   /** Lower Argon2id cost for tests only; production always uses the default. */
   argon2id?: Argon2idParams;
 }
@@ -91,11 +101,18 @@ export async function startServer(
   });
 
   let storage: Storage | null = null;
+  let identity: IdentityContext | null = null;
+  const clock = opts.clock ?? systemClock;
+  const relyingParty = relyingPartyFor(config, () => app.server.address());
+  const openIdentity = (root: RootKey, s: Storage) => {
+    identity = buildIdentityContext({ storage: s, root, clock, relyingParty });
+  };
   /** The CA key this init sealed, so an aborted init can take it back. */
   let sealedCaKeyThisInit = false;
   const resources: SealedResources = {
     async initialize(root: RootKey) {
       storage = await createStorage(storageConfig, root);
+      openIdentity(root, storage);
       if (tls.unsealedCaKeyPem) {
         const caKey = root.derive('tlsCaKey');
         try {
@@ -114,6 +131,8 @@ export async function startServer(
     async abortInitialize() {
       const created = storage;
       storage = null;
+      identity?.wipe();
+      identity = null;
       if (!created) return;
       await created.close();
       await discardFreshStorage(storageConfig);
@@ -123,9 +142,12 @@ export async function startServer(
     },
     async open(root: RootKey) {
       storage = await openStorage(storageConfig, root);
+      openIdentity(root, storage);
       await renewLeafIfNeeded(root);
     },
     async close() {
+      identity?.wipe();
+      identity = null;
       const s = storage;
       storage = null;
       await s?.close();
@@ -203,6 +225,11 @@ export async function startServer(
     logger: opts.logger,
     metricsEnabled: config.metrics.enabled,
     allowRemoteInit: config.init.allowRemote,
+    identity: () => {
+      if (!identity) throw new BulwarkError('sealed');
+      return identity;
+    },
+    routes: [],
   });
 
   try {
@@ -233,10 +260,35 @@ export async function startServer(
       if (!storage) throw new BulwarkError('sealed');
       return storage;
     },
+    identity() {
+      if (!identity) throw new BulwarkError('sealed');
+      return identity;
+    },
     url: `https://${host}:${port}`,
     async close() {
       await app.close();
       if (seal.state === 'unsealed') await seal.seal();
+    },
+  };
+}
+
+/**
+ * The WebAuthn relying party: the first configured server name is the RP ID;
+ * every configured name at the listening port is an accepted origin.
+ */
+function relyingPartyFor(config: BulwarkConfig, address: () => unknown): RelyingParty {
+  const names = config.tls.serverNames;
+  const origins = () => {
+    const a = address();
+    const port = typeof a === 'object' && a && 'port' in a ? Number(a.port) : config.listen.port;
+    const suffix = port === 443 ? '' : `:${port}`;
+    return names.map((n) => `https://${n.includes(':') ? `[${n}]` : n}${suffix}`);
+  };
+  return {
+    id: names[0] ?? 'localhost',
+    name: 'Bulwark',
+    get origins() {
+      return origins();
     },
   };
 }

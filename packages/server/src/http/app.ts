@@ -3,6 +3,8 @@ import type { Server } from 'node:https';
 import helmet from '@fastify/helmet';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from 'fastify';
 import { BulwarkError } from '../errors.ts';
+import type { IdentityContext } from '../identity/context.ts';
+import { sessionTokenOf } from '../identity/session-cookie.ts';
 import { registerSysRoutes } from '../keys/routes.ts';
 import type { SealService } from '../keys/service.ts';
 import { handleError, toErrorBody } from './error-mapping.ts';
@@ -16,11 +18,17 @@ export interface AppOptions {
   logger: FastifyBaseLogger;
   metricsEnabled: boolean;
   allowRemoteInit: boolean;
+  /** The identity services; throws `sealed` while sealed. */
+  identity: () => IdentityContext;
+  /** Domain routes, registered after the sys routes (each declares its access). */
+  routes?: ((app: App) => void)[];
+  /** Called after a successful init; its result is merged into the init answer. */
+  afterInit?: () => Promise<Record<string, unknown>>;
 }
 
 export type App = FastifyInstance<Server, IncomingMessage, ServerResponse, FastifyBaseLogger>;
 
-const knownAccess = new Set<RouteAccess>(['anonymous', 'operator']);
+const knownAccess = new Set<RouteAccess>(['anonymous', 'operator', 'authenticated', 'admin']);
 
 export interface RegisteredRoute {
   method: string;
@@ -118,7 +126,12 @@ export async function buildApp(opts: AppOptions): Promise<App> {
       .send(toErrorBody('not_found', `No route ${req.method} ${req.url.split('?')[0]}.`));
   });
 
-  registerSysRoutes(app, opts.seal, { allowRemoteInit: opts.allowRemoteInit });
+  app.decorateRequest('actor', null);
+  registerSysRoutes(app, opts.seal, {
+    allowRemoteInit: opts.allowRemoteInit,
+    ...(opts.afterInit ? { afterInit: opts.afterInit } : {}),
+  });
+  for (const register of opts.routes ?? []) register(app);
 
   if (opts.metricsEnabled) {
     app.get('/metrics', { config: { access: 'anonymous' } }, async (_req, reply) => {

@@ -1,4 +1,6 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { Selectable } from 'kysely';
+import type { Tables } from '../storage/schema.ts';
 import type { Storage } from '../storage/storage.ts';
 
 /**
@@ -10,10 +12,27 @@ export interface User {
   id: string;
   displayName: string;
   email: string | null;
+  username: string | null;
+  status: 'active' | 'disabled';
+  isAdmin: boolean;
+  /** Random 32-byte WebAuthn user handle (base64url); never a directory id. */
+  webauthnUserHandle: string;
+  source: 'local' | 'ldap' | 'oidc';
   createdAt: string;
 }
 
+export interface NewUser {
+  displayName: string;
+  email?: string | null;
+  username?: string | null;
+  isAdmin?: boolean;
+  source?: User['source'];
+}
+
+type UserRow = Selectable<Tables['users']>;
+
 const normaliseEmail = (email: string) => email.trim().toLowerCase();
+const normaliseUsername = (name: string) => name.trim().normalize('NFKC').toLowerCase();
 
 export class UserStore {
   readonly #storage: Storage;
@@ -22,12 +41,11 @@ export class UserStore {
     this.#storage = storage;
   }
 
-  async create(
-    input: { displayName: string; email?: string | null },
-    now = new Date(),
-  ): Promise<User> {
+  async create(input: NewUser, now = new Date()): Promise<User> {
     const id = randomUUID();
     const email = input.email ?? null;
+    const username = input.username ?? null;
+    const handle = randomBytes(32).toString('base64url');
     const { fields, db } = this.#storage;
     await db
       .insertInto('users')
@@ -40,10 +58,24 @@ export class UserStore {
         email_enc: fields.encryptNullable({ table: 'users', column: 'email', rowId: id }, email),
         email_index:
           email === null ? null : fields.blindIndex('users.email', email, normaliseEmail),
+        username_enc: fields.encryptNullable(
+          { table: 'users', column: 'username', rowId: id },
+          username,
+        ),
+        username_index:
+          username === null
+            ? null
+            : fields.blindIndex('users.username', username, normaliseUsername),
+        is_admin: input.isAdmin ? 1 : 0,
+        source: input.source ?? 'local',
+        webauthn_user_handle: handle,
         created_at: now.toISOString(),
+        updated_at: now.toISOString(),
       })
       .execute();
-    return { id, displayName: input.displayName, email, createdAt: now.toISOString() };
+    const created = await this.get(id);
+    if (!created) throw new Error('user vanished after insert');
+    return created;
   }
 
   async get(id: string): Promise<User | null> {
@@ -65,15 +97,55 @@ export class UserStore {
     return row ? this.#decode(row) : null;
   }
 
-  #decode(row: {
-    id: string;
-    display_name_enc: string;
-    email_enc: string | null;
-    created_at: string;
-  }): User {
+  async findByUsername(username: string): Promise<User | null> {
+    const index = this.#storage.fields.blindIndex('users.username', username, normaliseUsername);
+    const row = await this.#storage.db
+      .selectFrom('users')
+      .selectAll()
+      .where('username_index', '=', index)
+      .executeTakeFirst();
+    return row ? this.#decode(row) : null;
+  }
+
+  async findByWebauthnHandle(handle: string): Promise<User | null> {
+    const row = await this.#storage.db
+      .selectFrom('users')
+      .selectAll()
+      .where('webauthn_user_handle', '=', handle)
+      .executeTakeFirst();
+    return row ? this.#decode(row) : null;
+  }
+
+  async setStatus(id: string, status: User['status'], now = new Date()): Promise<void> {
+    await this.#storage.db
+      .updateTable('users')
+      .set({ status, updated_at: now.toISOString() })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async countAdmins(): Promise<number> {
+    const row = await this.#storage.db
+      .selectFrom('users')
+      .select((eb) => eb.fn.countAll<string | number>().as('n'))
+      .where('is_admin', '=', 1)
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  #decode(row: UserRow): User {
     const { fields } = this.#storage;
+    if (!row.webauthn_user_handle) throw new Error(`user ${row.id} has no WebAuthn user handle`);
     return {
       id: row.id,
+      username: fields.decryptNullable(
+        { table: 'users', column: 'username', rowId: row.id },
+        row.username_enc,
+      ),
+      status: row.status,
+      isAdmin: Number(row.is_admin) === 1,
+      webauthnUserHandle: row.webauthn_user_handle,
+      source: row.source,
       displayName: fields.decrypt(
         { table: 'users', column: 'display_name', rowId: row.id },
         row.display_name_enc,

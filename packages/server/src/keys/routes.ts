@@ -8,7 +8,11 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 const SYS_BODY_LIMIT = 16 * 1024;
 
 /** Health, status, init, unseal and seal: the only routes a sealed server answers (but seal). */
-export function registerSysRoutes(app: App, seal: SealService, opts: { allowRemoteInit: boolean }) {
+export function registerSysRoutes(
+  app: App,
+  seal: SealService,
+  opts: { allowRemoteInit: boolean; afterInit?: () => Promise<Record<string, unknown>> },
+) {
   app.get(
     '/health',
     { config: { access: 'anonymous', availableWhileSealed: true } },
@@ -37,7 +41,8 @@ export function registerSysRoutes(app: App, seal: SealService, opts: { allowRemo
       if (seal.state !== 'uninitialized') throw new BulwarkError('already_initialized');
       const body = initRequestSchema.parse(req.body);
       const result = await seal.initialize(body);
-      return { ...result, status: seal.status() };
+      const extra = opts.afterInit ? await opts.afterInit() : {};
+      return { ...result, ...extra, status: seal.status() };
     },
   );
 

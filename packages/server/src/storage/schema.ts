@@ -13,6 +13,76 @@ export interface Tables {
     email_enc: string | null;
     email_index: string | null;
     created_at: string;
+    username_enc: string | null;
+    username_index: string | null;
+    status: Generated<'active' | 'disabled'>;
+    is_admin: Generated<number>;
+    webauthn_user_handle: string | null;
+    source: Generated<'local' | 'ldap' | 'oidc'>;
+    updated_at: string | null;
+  };
+  passkeys: {
+    id: string;
+    user_id: string;
+    name_enc: string;
+    public_key: string;
+    /** bigint column: pg returns it as a string, SQLite as a number. */
+    counter: number | string;
+    transports: string;
+    aaguid: string;
+    device_type: 'singleDevice' | 'multiDevice';
+    backed_up: number;
+    attestation_fmt: string;
+    attestation_enc: string | null;
+    created_at: string;
+    last_used_at: string | null;
+  };
+  totp_secrets: {
+    user_id: string;
+    secret_enc: string;
+    confirmed_at: string | null;
+    last_used_step: number | string | null;
+    created_at: string;
+  };
+  recovery_codes: {
+    id: string;
+    user_id: string;
+    code_hash: string;
+    created_at: string;
+    used_at: string | null;
+  };
+  password_credentials: { user_id: string; hash: string; updated_at: string };
+  sms_numbers: {
+    user_id: string;
+    phone_enc: string;
+    confirmed_at: string | null;
+    created_at: string;
+  };
+  sessions: {
+    id: string;
+    token_hash: string;
+    user_id: string;
+    kind: 'cookie' | 'bearer';
+    auth_methods: string;
+    device_enc: string | null;
+    source_index: string | null;
+    created_at: string;
+    last_seen_at: string;
+    idle_expires_at: string;
+    absolute_expires_at: string;
+    step_up_at: string | null;
+    revoked_at: string | null;
+    revoked_reason: string | null;
+  };
+  auth_challenges: {
+    id_hash: string;
+    kind: string;
+    user_id: string | null;
+    data_enc: string | null;
+    attempts: Generated<number>;
+    created_at: string;
+    expires_at: string;
+    used_at: string | null;
   };
   settings: { key: string; value_enc: string; updated_at: string; revision: Generated<number> };
 }

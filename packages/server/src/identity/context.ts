@@ -1,0 +1,60 @@
+import type { RootKey } from '../keys/root-key.ts';
+import type { Storage } from '../storage/storage.ts';
+import { ChallengeStore } from './challenges/challenge-store.ts';
+import { type Clock, SecretHasher } from './secret-hasher.ts';
+import { type SessionPolicy, SessionService } from './sessions/service.ts';
+import { SessionStore } from './sessions/store.ts';
+import { UserStore } from './user-store.ts';
+
+/** Where browsers reach this server: WebAuthn binds credentials to it. */
+export interface RelyingParty {
+  /** RP ID: the registrable domain, e.g. `localhost` or `bulwark.example.org`. */
+  id: string;
+  name: string;
+  /** Accepted origins, e.g. `https://localhost:8443`. */
+  origins: string[];
+}
+
+/**
+ * The identity services of an unsealed server, built from its storage and
+ * keys at unseal and dropped at seal. Wired by hand (CONVENTIONS §4).
+ */
+export interface IdentityContext {
+  clock: Clock;
+  hasher: SecretHasher;
+  users: UserStore;
+  challenges: ChallengeStore;
+  sessions: SessionService;
+  relyingParty: RelyingParty;
+  wipe(): void;
+}
+
+export function buildIdentityContext(opts: {
+  storage: Storage;
+  root: RootKey;
+  clock: Clock;
+  relyingParty: RelyingParty;
+  sessionPolicy?: SessionPolicy;
+}): IdentityContext {
+  const macKey = opts.root.derive('sessionMac');
+  const hasher = new SecretHasher(macKey);
+  macKey.wipe();
+  const users = new UserStore(opts.storage);
+  const challenges = new ChallengeStore({ storage: opts.storage, hasher, clock: opts.clock });
+  const sessions = new SessionService({
+    store: new SessionStore(opts.storage),
+    users,
+    hasher,
+    clock: opts.clock,
+    ...(opts.sessionPolicy ? { policy: opts.sessionPolicy } : {}),
+  });
+  return {
+    clock: opts.clock,
+    hasher,
+    users,
+    challenges,
+    sessions,
+    relyingParty: opts.relyingParty,
+    wipe: () => hasher.wipe(),
+  };
+}
