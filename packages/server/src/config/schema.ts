@@ -86,6 +86,31 @@ export const initShape = {
 };
 
 /**
+ * Login methods the installation allows, until per-org and per-project
+ * policies (directory issue) take over. Passkeys are always allowed.
+ */
+export const smsShape = {
+  /** Off by default: SMS codes can be intercepted or redirected (SIM swap). */
+  enabled: z.boolean({ error: booleanError }).default(false),
+  provider: z
+    .enum(['http-gateway', 'dev-log'], { error: "expected 'http-gateway' or 'dev-log'" })
+    .default('http-gateway'),
+  /** The gateway's URL (http-gateway): it receives POST {"to", "text"} with a bearer token. */
+  url: z.url({ error: 'expected an https URL' }).optional(),
+  /** File holding the gateway's bearer token (kept out of the config file). */
+  bearerTokenFile: filePath.optional(),
+};
+
+export const authShape = {
+  /** Passwords only where still needed; they always need a second factor too. */
+  passwords: z.boolean({ error: booleanError }).default(false),
+  sms: z
+    .object(smsShape, { error: `expected an object with keys ${Object.keys(smsShape).join(', ')}` })
+    .strict()
+    .prefault({}),
+};
+
+/**
  * A section object: strict, and absent means "all defaults". prefault, not
  * default: the empty object goes through the schema so the inner defaults
  * apply (zod 4 returns a `default` value unparsed).
@@ -121,6 +146,7 @@ export const topShape = {
   log: z.object(logShape, sectionError(logShape)).strict().prefault({}),
   metrics: z.object(metricsShape, sectionError(metricsShape)).strict().prefault({}),
   init: z.object(initShape, sectionError(initShape)).strict().prefault({}),
+  auth: z.object(authShape, sectionError(authShape)).strict().prefault({}),
 };
 
 export const configSchema = z.object(topShape, sectionError(topShape)).strict();
@@ -136,6 +162,8 @@ export const allowedKeysByPath: Readonly<Record<string, readonly string[]>> = {
   log: Object.keys(logShape),
   metrics: Object.keys(metricsShape),
   init: Object.keys(initShape),
+  auth: Object.keys(authShape),
+  'auth.sms': Object.keys(smsShape),
 };
 
 function isPostgresUrl(value: string): boolean {
