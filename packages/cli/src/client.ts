@@ -7,7 +7,9 @@ import {
   type RekeyRequest,
   type RekeyResponse,
   rekeyResponseSchema,
+  type SetupLinkResponse,
   type SysStatus,
+  setupLinkResponseSchema,
   sysStatusSchema,
   type UnsealRequest,
 } from '@bulwark/protocol';
@@ -39,6 +41,7 @@ export interface BulwarkClient {
   unseal(req: UnsealRequest): Promise<SysStatus>;
   seal(operatorToken: string): Promise<SysStatus>;
   rekey(operatorToken: string, req: RekeyRequest): Promise<RekeyResponse>;
+  setupLink(operatorToken: string): Promise<SetupLinkResponse>;
 }
 
 export interface ClientOptions {
@@ -140,6 +143,7 @@ export function createClient(opts: ClientOptions): BulwarkClient {
     // An empty JSON object: the seal call has no parameters, only the bearer token.
     seal: (token) => call('POST', 'v1/sys/seal', {}, sysStatusSchema, token),
     rekey: (token, req) => call('POST', 'v1/sys/rekey', req, rekeyResponseSchema, token),
+    setupLink: (token) => call('POST', 'v1/sys/setup-link', {}, setupLinkResponseSchema, token),
   };
 }
 

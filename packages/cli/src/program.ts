@@ -4,6 +4,7 @@ import { ApiError, TransportError } from './client.ts';
 import { registerInit } from './commands/init.ts';
 import { registerRekey } from './commands/rekey.ts';
 import { registerSeal } from './commands/seal.ts';
+import { registerSetupLink } from './commands/setup-link.ts';
 import { registerStatus } from './commands/status.ts';
 import { registerUnseal } from './commands/unseal.ts';
 import {
@@ -81,6 +82,7 @@ export function buildProgram(session: Session): Command {
   registerInit(program, session);
   registerUnseal(program, session);
   registerSeal(program, session);
+  registerSetupLink(program, session);
   registerRekey(program, session);
   registerStatus(program, session);
   return program;

@@ -33,6 +33,10 @@ export const errorCatalogue = {
     httpStatus: 403,
     message: 'The security policy does not allow this login method.',
   },
+  sms_delivery_failed: {
+    httpStatus: 502,
+    message: 'The SMS code could not be sent; try again later or use another method.',
+  },
   webauthn_failed: {
     httpStatus: 400,
     message: 'The passkey response was not accepted.',

@@ -57,6 +57,10 @@ export const initResponseSchema = z.object({
   threshold: z.number().int().nullable(),
   /** Where the server wrote the operator token (used by `bulwark seal`). */
   operatorTokenFile: z.string(),
+  /** One-time link to register the first admin's passkey (the fragment holds the secret). */
+  setupUrl: z.string().optional(),
+  /** When the setup link dies. */
+  expiresAt: z.string().optional(),
   status: sysStatusSchema,
 });
 export type InitResponse = z.infer<typeof initResponseSchema>;

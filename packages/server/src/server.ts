@@ -6,12 +6,20 @@ import packageJson from '../package.json' with { type: 'json' };
 import type { BulwarkConfig } from './config/index.ts';
 import { BulwarkError } from './errors.ts';
 import { type App, buildApp } from './http/app.ts';
+import { registerPageRoutes } from './http/pages/routes.ts';
 import {
   buildIdentityContext,
   type IdentityContext,
   type RelyingParty,
 } from './identity/context.ts';
+import { registerCredentialRoutes } from './identity/credential-routes.ts';
+import { LoginThrottle } from './identity/login-throttle.ts';
+import { registerPasskeyRoutes } from './identity/passkeys/routes.ts';
+import { issueSetupLink } from './identity/passkeys/setup-link.ts';
 import { type Clock, systemClock } from './identity/secret-hasher.ts';
+import { registerSessionRoutes } from './identity/sessions/routes.ts';
+import { smsProviderFromConfig } from './identity/sms/from-config.ts';
+import type { SmsProvider } from './identity/sms/provider.ts';
 import { openAesGcm, sealAesGcm } from './keys/dangerous/aes-gcm.ts';
 import { KeyringStore } from './keys/keyring-store.ts';
 import type { Argon2idParams } from './keys/providers/passphrase.ts';
@@ -104,8 +112,19 @@ export async function startServer(
   let identity: IdentityContext | null = null;
   const clock = opts.clock ?? systemClock;
   const relyingParty = relyingPartyFor(config, () => app.server.address());
+  let smsProvider: SmsProvider | null;
+  try {
+    smsProvider = smsProviderFromConfig(config.auth.sms, (msg) => opts.logger.warn(msg));
+  } catch (err) {
+    throw new StartupError((err as Error).message);
+  }
+  if (smsProvider) {
+    opts.logger.warn(
+      'SMS codes are enabled: they are not a secure factor (SIM swap, interception).',
+    );
+  }
   const openIdentity = (root: RootKey, s: Storage) => {
-    identity = buildIdentityContext({ storage: s, root, clock, relyingParty });
+    identity = buildIdentityContext({ storage: s, root, clock, relyingParty, smsProvider });
   };
   /** The CA key this init sealed, so an aborted init can take it back. */
   let sealedCaKeyThisInit = false;
@@ -219,17 +238,26 @@ export async function startServer(
     );
   }
 
+  const throttle = new LoginThrottle({ now: () => clock.now().getTime() });
+  const currentIdentity = (): IdentityContext => {
+    if (!identity) throw new BulwarkError('sealed');
+    return identity;
+  };
   const app = await buildApp({
     tls: tls.material,
     seal,
     logger: opts.logger,
     metricsEnabled: config.metrics.enabled,
     allowRemoteInit: config.init.allowRemote,
-    identity: () => {
-      if (!identity) throw new BulwarkError('sealed');
-      return identity;
-    },
-    routes: [],
+    identity: currentIdentity,
+    routes: [
+      registerPasskeyRoutes(currentIdentity),
+      registerPageRoutes,
+      (a) => registerSessionRoutes(a, currentIdentity),
+      (a) => registerCredentialRoutes(a, currentIdentity, config, throttle),
+    ],
+    // The first admin registers through a one-time link printed with the init answer.
+    afterInit: async () => ({ ...(await issueSetupLink(currentIdentity())) }),
   });
 
   try {

@@ -80,4 +80,13 @@ async function runInit(session: Session, cmd: Command, opts: InitOptions): Promi
   } else if (plan.shareFiles.length === 0) {
     printShares(io, result.shares);
   }
+  if (result.setupUrl) {
+    // For a person, on stderr; --json output carries it too, for scripts.
+    io.stderr.write(
+      '\nNext: register the first admin. Open this link in a browser you trust, with your\n' +
+        `passkey or security key at hand${result.expiresAt ? ` (valid until ${printable(result.expiresAt)})` : ''}:\n\n` +
+        `    ${printable(result.setupUrl)}\n\n` +
+        'It works once. If it expires, `bulwark setup-link` makes a new one while no admin exists.\n',
+    );
+  }
 }

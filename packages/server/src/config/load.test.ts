@@ -46,6 +46,7 @@ describe('loadConfig', () => {
       log: { level: 'info' },
       metrics: { enabled: true },
       init: { allowRemote: false },
+      auth: { passwords: false, sms: { enabled: false, provider: 'http-gateway' } },
     });
   });
 

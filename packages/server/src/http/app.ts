@@ -102,6 +102,15 @@ export async function buildApp(opts: AppOptions): Promise<App> {
         'This needs the operator token (Authorization: Bearer …).',
       );
     }
+    if (config.access === 'authenticated' || config.access === 'admin') {
+      const token = sessionTokenOf(req);
+      const identity = opts.identity();
+      const actor = token ? await identity.sessions.authenticate(token) : null;
+      if (!actor) throw new BulwarkError('unauthenticated', 'Log in first (no valid session).');
+      if (config.access === 'admin' && !actor.isAdmin) throw new BulwarkError('forbidden');
+      if (config.stepUp) identity.sessions.requireRecentStepUp(actor);
+      req.actor = actor;
+    }
   });
 
   app.addHook('onSend', async (_req, reply, payload) => {

@@ -1,9 +1,16 @@
 import type { RootKey } from '../keys/root-key.ts';
 import type { Storage } from '../storage/storage.ts';
 import { ChallengeStore } from './challenges/challenge-store.ts';
+import type { PasskeyPolicy } from './passkeys/policy.ts';
+import { PasskeyService } from './passkeys/service.ts';
+import { PasswordService } from './passwords/service.ts';
+import { RecoveryCodeService } from './recovery/service.ts';
 import { type Clock, SecretHasher } from './secret-hasher.ts';
 import { type SessionPolicy, SessionService } from './sessions/service.ts';
 import { SessionStore } from './sessions/store.ts';
+import type { SmsProvider } from './sms/provider.ts';
+import { SmsCodeService } from './sms/service.ts';
+import { TotpService } from './totp/service.ts';
 import { UserStore } from './user-store.ts';
 
 /** Where browsers reach this server: WebAuthn binds credentials to it. */
@@ -26,6 +33,12 @@ export interface IdentityContext {
   challenges: ChallengeStore;
   sessions: SessionService;
   relyingParty: RelyingParty;
+  passkeys: PasskeyService;
+  totp: TotpService;
+  recovery: RecoveryCodeService;
+  passwords: PasswordService;
+  /** Null unless SMS codes are enabled in config (they are insecure; off by default). */
+  sms: SmsCodeService | null;
   wipe(): void;
 }
 
@@ -35,6 +48,9 @@ export function buildIdentityContext(opts: {
   clock: Clock;
   relyingParty: RelyingParty;
   sessionPolicy?: SessionPolicy;
+  passkeyPolicy?: PasskeyPolicy;
+  smsProvider?: SmsProvider | null;
+  totpIssuer?: string;
 }): IdentityContext {
   const macKey = opts.root.derive('sessionMac');
   const hasher = new SecretHasher(macKey);
@@ -48,13 +64,30 @@ export function buildIdentityContext(opts: {
     clock: opts.clock,
     ...(opts.sessionPolicy ? { policy: opts.sessionPolicy } : {}),
   });
-  return {
+  const passkeys = new PasskeyService({
+    storage: opts.storage,
+    users,
+    challenges,
+    sessions,
+    relyingParty: opts.relyingParty,
     clock: opts.clock,
+    ...(opts.passkeyPolicy ? { policy: opts.passkeyPolicy } : {}),
+  });
+  const { storage, clock } = opts;
+  return {
+    clock,
     hasher,
     users,
     challenges,
     sessions,
     relyingParty: opts.relyingParty,
+    passkeys,
+    totp: new TotpService({ storage, clock, issuer: opts.totpIssuer ?? 'Bulwark' }),
+    recovery: new RecoveryCodeService({ storage, hasher, clock }),
+    passwords: new PasswordService({ storage, clock }),
+    sms: opts.smsProvider
+      ? new SmsCodeService({ storage, hasher, clock, provider: opts.smsProvider })
+      : null,
     wipe: () => hasher.wipe(),
   };
 }

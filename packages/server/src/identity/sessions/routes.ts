@@ -1,15 +1,10 @@
 import { z } from 'zod';
 import { BulwarkError } from '../../errors.ts';
 import type { App } from '../../http/app.ts';
+import { actorOf } from '../actor.ts';
 import type { IdentityContext } from '../context.ts';
-import type { Actor } from './service.ts';
 
 const idParams = z.object({ id: z.uuid('expected a session or user id') }).strict();
-
-function actorOf(req: { actor: Actor | null }): Actor {
-  if (!req.actor) throw new BulwarkError('unauthenticated');
-  return req.actor;
-}
 
 /** One's own sessions and devices; admins end anyone's. */
 export function registerSessionRoutes(app: App, identity: () => IdentityContext) {

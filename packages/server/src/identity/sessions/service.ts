@@ -122,7 +122,7 @@ export class SessionService {
     const nowIso = now.toISOString();
     if (row.idle_expires_at <= nowIso || row.absolute_expires_at <= nowIso) return null;
     const user = await this.#users.get(row.user_id);
-    if (!user || user.status !== 'active') return null;
+    if (user?.status !== 'active') return null;
     if (now.getTime() - Date.parse(row.last_seen_at) >= TOUCH_EVERY_MS) {
       await this.#store.touch(row.id, nowIso, this.#idleExpiry(now));
     }

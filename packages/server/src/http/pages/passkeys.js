@@ -1,0 +1,124 @@
+// Passkey pages (/login, /setup). Served as a file: the CSP allows no inline script.
+// Uses the WebAuthn JSON helpers (parse*OptionsFromJSON, credential.toJSON()).
+
+const statusEl = () => document.getElementById('status');
+
+function say(text, isError = false) {
+  const el = statusEl();
+  el.textContent = text;
+  el.classList.toggle('error', isError);
+}
+
+async function api(path, body) {
+  const res = await fetch(path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    credentials: 'same-origin',
+    body: JSON.stringify(body ?? {}),
+  });
+  const text = await res.text();
+  const json = text ? JSON.parse(text) : null;
+  if (!res.ok) {
+    const message = json?.error?.message ?? `Request failed (${res.status}).`;
+    const err = new Error(message);
+    err.code = json?.error?.code;
+    throw err;
+  }
+  return json;
+}
+
+function ceremonyError(err) {
+  if (err?.name === 'NotAllowedError') return 'The passkey request was cancelled or timed out.';
+  if (err?.name === 'InvalidStateError') return 'This authenticator is registered already.';
+  return err?.message ?? String(err);
+}
+
+async function showAccount() {
+  const res = await fetch('/v1/me', { credentials: 'same-origin' });
+  if (!res.ok) return false;
+  const me = await res.json();
+  document.getElementById('who').textContent = me.user.displayName;
+  document.getElementById('login-section').hidden = true;
+  document.getElementById('account-section').hidden = false;
+  return true;
+}
+
+function setupLogin() {
+  const form = document.getElementById('login-form');
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    say('Waiting for your passkey…');
+    try {
+      const { challengeId, options } = await api('/v1/auth/passkey/login/options', {});
+      const credential = await navigator.credentials.get({
+        publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options),
+      });
+      await api('/v1/auth/passkey/login/verify', { challengeId, response: credential.toJSON() });
+      await showAccount();
+      say('Logged in.');
+    } catch (err) {
+      say(ceremonyError(err), true);
+    }
+  });
+  document.getElementById('logout-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    try {
+      await api('/v1/auth/logout', {});
+    } catch {}
+    document.getElementById('login-section').hidden = false;
+    document.getElementById('account-section').hidden = true;
+    say('Logged out.');
+  });
+  showAccount().catch(() => {});
+}
+
+function setupFirstAdmin() {
+  // The token travels in the fragment (never sent to the server in the URL,
+  // never in a Referer); drop it from the address bar once read.
+  const token = location.hash.slice(1);
+  if (token) history.replaceState(null, '', location.pathname);
+  const form = document.getElementById('setup-form');
+  if (!token) {
+    say('This page needs the setup link printed by `bulwark init`.', true);
+    form.hidden = true;
+    return;
+  }
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const data = new FormData(form);
+    const passkeyName = String(data.get('passkeyName') ?? '').trim();
+    say('Create your passkey when your browser asks…');
+    try {
+      const { challengeId, options } = await api('/v1/auth/setup/options', {
+        token,
+        displayName: String(data.get('displayName') ?? ''),
+        username: String(data.get('username') ?? ''),
+      });
+      const credential = await navigator.credentials.create({
+        publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(options),
+      });
+      const { user } = await api('/v1/auth/setup/verify', {
+        token,
+        challengeId,
+        response: credential.toJSON(),
+        ...(passkeyName ? { name: passkeyName } : {}),
+      });
+      form.hidden = true;
+      document.getElementById('done').hidden = false;
+      say(`Welcome, ${user.displayName}. Your administrator account is ready.`);
+    } catch (err) {
+      say(ceremonyError(err), true);
+    }
+  });
+}
+
+if (!window.PublicKeyCredential?.parseRequestOptionsFromJSON) {
+  say(
+    'This browser does not support passkeys here (a current browser over HTTPS is needed).',
+    true,
+  );
+} else if (document.body.dataset.page === 'setup') {
+  setupFirstAdmin();
+} else if (document.body.dataset.page === 'login') {
+  setupLogin();
+}

@@ -1,0 +1,28 @@
+import { readFileSync } from 'node:fs';
+import type { App } from '../app.ts';
+
+/** Files read once at start-up; nothing is read from a path the request names. */
+const file = (name: string) => readFileSync(new URL(`./${name}`, import.meta.url), 'utf8');
+
+/** The login and first-admin setup pages, with their one script (CSP: script-src 'self'). */
+export function registerPageRoutes(app: App): void {
+  const pages = {
+    login: file('login.html'),
+    setup: file('setup.html'),
+    script: file('passkeys.js'),
+    style: file('pages.css'),
+  };
+  const anonymous = { config: { access: 'anonymous' as const } };
+  app.get('/login', anonymous, async (_req, reply) =>
+    reply.type('text/html; charset=utf-8').send(pages.login),
+  );
+  app.get('/setup', anonymous, async (_req, reply) =>
+    reply.type('text/html; charset=utf-8').send(pages.setup),
+  );
+  app.get('/assets/passkeys.js', anonymous, async (_req, reply) =>
+    reply.type('text/javascript; charset=utf-8').send(pages.script),
+  );
+  app.get('/assets/pages.css', anonymous, async (_req, reply) =>
+    reply.type('text/css; charset=utf-8').send(pages.style),
+  );
+}

@@ -1,0 +1,138 @@
+import {
+  emptyRequestSchema,
+  loginVerifyRequestSchema,
+  passkeyRegisterVerifyRequestSchema,
+  passkeyRenameRequestSchema,
+  setupOptionsRequestSchema,
+  setupVerifyRequestSchema,
+  stepUpVerifyRequestSchema,
+} from '@bulwark/protocol';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type { App } from '../../http/app.ts';
+import { actorOf } from '../actor.ts';
+import type { IdentityContext } from '../context.ts';
+import { clearSessionCookie, setSessionCookie } from '../session-cookie.ts';
+import type { NewSession } from './service.ts';
+import { issueSetupLink } from './setup-link.ts';
+
+/** Auth bodies are small: a WebAuthn response is a few kilobytes. */
+const AUTH_BODY_LIMIT = 64 * 1024;
+
+const idParamsSchema = z.object({ id: z.string().min(1).max(1024) });
+
+/** Options requests carry no body, or an empty JSON object. */
+const parseEmpty = (body: unknown) => emptyRequestSchema.parse(body ?? {});
+
+function deviceOf(req: FastifyRequest): string | null {
+  const ua = req.headers['user-agent'];
+  return typeof ua === 'string' && ua.length > 0 ? ua : null;
+}
+
+function startSession(reply: FastifyReply, session: NewSession, kind: 'cookie' | 'bearer') {
+  if (kind === 'bearer') return { user: session.user, token: session.token };
+  setSessionCookie(reply, session.token, session.maxAgeSeconds);
+  return { user: session.user };
+}
+
+/** Passkey setup, login, step-up, logout and managing one's passkeys. */
+export function registerPasskeyRoutes(identity: () => IdentityContext) {
+  return (app: App): void => {
+    const anonymous = { config: { access: 'anonymous' as const }, bodyLimit: AUTH_BODY_LIMIT };
+    // The app's auth hook sets req.actor and enforces admin and step-up.
+    const authenticated = {
+      config: { access: 'authenticated' as const },
+      bodyLimit: AUTH_BODY_LIMIT,
+    };
+    const sensitive = {
+      config: { access: 'authenticated' as const, stepUp: true },
+      bodyLimit: AUTH_BODY_LIMIT,
+    };
+
+    // A new first-admin link, for when the one printed at init expired or was lost.
+    app.post(
+      '/v1/sys/setup-link',
+      { config: { access: 'operator' }, bodyLimit: AUTH_BODY_LIMIT },
+      async () => issueSetupLink(identity()),
+    );
+
+    app.post('/v1/auth/setup/options', anonymous, async (req) =>
+      identity().passkeys.startSetup(setupOptionsRequestSchema.parse(req.body)),
+    );
+
+    app.post('/v1/auth/setup/verify', anonymous, async (req, reply) => {
+      const body = setupVerifyRequestSchema.parse(req.body);
+      const session = await identity().passkeys.finishSetup({ ...body, device: deviceOf(req) });
+      return startSession(reply, session, 'cookie');
+    });
+
+    app.post('/v1/auth/passkey/login/options', anonymous, async (req) => {
+      parseEmpty(req.body);
+      return identity().passkeys.startLogin();
+    });
+
+    app.post('/v1/auth/passkey/login/verify', anonymous, async (req, reply) => {
+      const body = loginVerifyRequestSchema.parse(req.body);
+      const session = await identity().passkeys.finishLogin({
+        challengeId: body.challengeId,
+        response: body.response,
+        session: body.session,
+        device: deviceOf(req),
+        log: req.log,
+      });
+      return startSession(reply, session, body.session);
+    });
+
+    app.post('/v1/auth/logout', authenticated, async (req, reply) => {
+      const actor = actorOf(req);
+      await identity().sessions.revokeOwn(actor.userId, actor.sessionId);
+      clearSessionCookie(reply);
+      return reply.status(204).send();
+    });
+
+    app.post('/v1/auth/step-up/options', authenticated, async (req) => {
+      parseEmpty(req.body);
+      return identity().passkeys.startStepUp(actorOf(req));
+    });
+
+    app.post('/v1/auth/step-up/verify', authenticated, async (req) => {
+      const body = stepUpVerifyRequestSchema.parse(req.body);
+      return identity().passkeys.finishStepUp(actorOf(req), { ...body, log: req.log });
+    });
+
+    app.get('/v1/me', authenticated, async (req) => {
+      const actor = actorOf(req);
+      return {
+        user: await identity().passkeys.userSummary(actor.userId),
+        methods: actor.methods,
+        stepUpAt: actor.stepUpAt?.toISOString() ?? null,
+      };
+    });
+
+    app.get('/v1/me/passkeys', authenticated, async (req) => ({
+      passkeys: await identity().passkeys.list(actorOf(req).userId),
+    }));
+
+    app.post('/v1/me/passkeys/options', sensitive, async (req) => {
+      parseEmpty(req.body);
+      return identity().passkeys.startRegistration(actorOf(req));
+    });
+
+    app.post('/v1/me/passkeys/verify', sensitive, async (req) => {
+      const body = passkeyRegisterVerifyRequestSchema.parse(req.body);
+      return { passkey: await identity().passkeys.finishRegistration(actorOf(req), body) };
+    });
+
+    app.patch('/v1/me/passkeys/:id', authenticated, async (req) => {
+      const { id } = idParamsSchema.parse(req.params);
+      const { name } = passkeyRenameRequestSchema.parse(req.body);
+      return { passkey: await identity().passkeys.rename(actorOf(req).userId, id, name) };
+    });
+
+    app.delete('/v1/me/passkeys/:id', sensitive, async (req, reply) => {
+      const { id } = idParamsSchema.parse(req.params);
+      await identity().passkeys.remove(actorOf(req).userId, id);
+      return reply.status(204).send();
+    });
+  };
+}

@@ -1,0 +1,80 @@
+import { z } from 'zod';
+import { BulwarkError } from '../../errors.ts';
+import type { App } from '../../http/app.ts';
+import { actorOf, sourceOf } from '../actor.ts';
+import type { IdentityContext } from '../context.ts';
+import type { LoginThrottle } from '../login-throttle.ts';
+import { setSessionCookie } from '../session-cookie.ts';
+import type { RecoveryCodeService } from './service.ts';
+
+const recoveryLoginBody = z
+  .object({
+    username: z.string().min(1).max(256),
+    code: z.string().min(1).max(64),
+    session: z.enum(['cookie', 'bearer']).default('cookie'),
+  })
+  .strict();
+
+export function registerRecoveryRoutes(
+  app: App,
+  deps: {
+    identity: () => IdentityContext;
+    recovery: () => RecoveryCodeService;
+    throttle: LoginThrottle;
+    sessionMaxAgeSeconds: number;
+  },
+) {
+  /** Shown once; the old set dies. */
+  app.post(
+    '/v1/me/recovery-codes',
+    { config: { access: 'authenticated', stepUp: true } },
+    async (req) => ({
+      codes: await deps.recovery().generate(actorOf(req).userId),
+      warning:
+        'Store these codes somewhere safe and offline; each works once. They are not shown again.',
+    }),
+  );
+
+  app.get('/v1/me/recovery-codes', { config: { access: 'authenticated' } }, async (req) => ({
+    remaining: await deps.recovery().remaining(actorOf(req).userId),
+  }));
+
+  /**
+   * Lost every passkey: a recovery code logs in once, with no step-up, so the
+   * user can register a new passkey. Unknown users and wrong codes get the
+   * same answer, after the same throttle.
+   */
+  app.post('/v1/auth/login/recovery', { config: { access: 'anonymous' } }, async (req, reply) => {
+    const body = recoveryLoginBody.parse(req.body);
+    const source = sourceOf(req);
+    deps.throttle.check(body.username, source);
+    const identity = deps.identity();
+    const user = await identity.users.findByUsername(body.username);
+    const ok =
+      user !== null &&
+      user.status === 'active' &&
+      (await deps.recovery().redeem(user.id, body.code));
+    if (!ok || !user) {
+      deps.throttle.failure(body.username, source);
+      throw new BulwarkError('login_failed');
+    }
+    deps.throttle.success(body.username, source);
+    const { token, session } = await identity.sessions.create(user.id, {
+      kind: body.session,
+      methods: ['recovery-code'],
+      device: req.headers['user-agent'] ?? null,
+    });
+    if (body.session === 'cookie') {
+      setSessionCookie(reply, token, deps.sessionMaxAgeSeconds);
+      return {
+        session: { id: session.id },
+        remainingCodes: await deps.recovery().remaining(user.id),
+      };
+    }
+    return {
+      token,
+      session: { id: session.id },
+      remainingCodes: await deps.recovery().remaining(user.id),
+    };
+  });
+}
