@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import pino from 'pino';
@@ -27,6 +27,8 @@ export async function startTestServer(
     dataDir: string;
     postgres?: { url: string; schema: string } | null;
     env?: Record<string, string>;
+    /** Written as bulwark.config.json in the data directory (the config's cwd). */
+    config?: Record<string, unknown>;
   },
 ): Promise<TestServer> {
   const env: Record<string, string> = {
@@ -39,6 +41,9 @@ export async function startTestServer(
       : {}),
     ...opts.env,
   };
+  if (opts.config) {
+    writeFileSync(join(opts.dataDir, 'bulwark.config.json'), JSON.stringify(opts.config));
+  }
   const { config } = loadConfig({ cwd: opts.dataDir, env });
   const handle = await startServer(config, {
     logger: pino({ level: 'silent' }),
