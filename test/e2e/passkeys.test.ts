@@ -200,4 +200,66 @@ describe('passkeys in Chromium', () => {
     assert.equal(renamed.status, 200, JSON.stringify(renamed.json));
     assert.equal((renamed.json as { passkey: { name: string } }).passkey.name, 'Laptop');
   });
+
+  it('a user an admin created enrols with the one-time link, logs in, and is cut off when disabled', async (t) => {
+    const dataDir = tempDir(t);
+    const server = await startTestServer(t, { dataDir });
+    await server.request('/v1/sys/init', {
+      method: 'POST',
+      body: { passphrase: 'enrolment e2e passphrase' },
+    });
+    // The admin acts over the API with a stepped-up bearer session.
+    const identity = server.handle.identity();
+    const admin = await identity.users.create({
+      displayName: 'Root',
+      username: 'root',
+      isAdmin: true,
+    });
+    const adminSession = await identity.sessions.create(admin.id, {
+      kind: 'bearer',
+      methods: ['passkey'],
+      stepUp: true,
+    });
+    const asAdmin = { authorization: `Bearer ${adminSession.token}` };
+    const created = await server.request('/v1/admin/users', {
+      method: 'POST',
+      headers: asAdmin,
+      body: { displayName: 'Eve Enrolled', username: 'eve' },
+    });
+    assert.equal(created.status, 201, created.body);
+    const { enrolUrl, user } = created.json as { enrolUrl: string; user: { id: string } };
+    assert.match(enrolUrl, /\/enrol#[A-Za-z0-9_-]{43}$/);
+
+    const b = await launchBrowser(t, dataDir);
+    if (!b) return;
+    const { page } = b;
+    await page.goto(enrolUrl);
+    assert.equal(new URL(page.url()).hash, '', 'the token is dropped from the address bar');
+    await page.getByLabel('Name for this passkey').fill('Eve key');
+    await page.getByRole('button', { name: 'Create my passkey' }).click();
+    assert.match(await settledStatus(page), /Welcome, Eve Enrolled/);
+    const me = await call(page, 'GET', '/v1/me');
+    assert.equal(me.status, 200);
+    assert.equal((me.json as { user: { id: string } }).user.id, user.id);
+
+    // The link is dead now.
+    const token = new URL(enrolUrl).hash.slice(1);
+    const again = await call(page, 'POST', '/v1/auth/enrol/options', { token });
+    assert.equal(codeOf(again), 'link_invalid');
+
+    // Log in afresh with the new passkey.
+    await call(page, 'POST', '/v1/auth/logout', {});
+    await page.goto(`${new URL(enrolUrl).origin}/login`);
+    await page.getByRole('button', { name: 'Log in with a passkey' }).click();
+    assert.equal(await settledStatus(page), 'Logged in.');
+
+    // Disabled by the admin: the live session stops at once.
+    const disabled = await server.request(`/v1/admin/users/${user.id}/status`, {
+      method: 'PUT',
+      headers: asAdmin,
+      body: { status: 'disabled' },
+    });
+    assert.equal(disabled.status, 200, disabled.body);
+    assert.equal((await call(page, 'GET', '/v1/me')).status, 401);
+  });
 });

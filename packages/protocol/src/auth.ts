@@ -124,6 +124,17 @@ export const setupVerifyRequestSchema = z
   .strict();
 export type SetupVerifyRequest = z.infer<typeof setupVerifyRequestSchema>;
 
+/** An invited user's enrolment: the link's token only (the user is already named by it). */
+export const enrolOptionsRequestSchema = z.object({ token: opaqueIdSchema }).strict();
+export const enrolVerifyRequestSchema = z
+  .object({
+    token: opaqueIdSchema,
+    challengeId: opaqueIdSchema,
+    response: registrationResponseSchema,
+    name: passkeyNameSchema.optional(),
+  })
+  .strict();
+
 export const userResponseSchema = z.object({ user: userSummarySchema });
 export type UserResponse = z.infer<typeof userResponseSchema>;
 

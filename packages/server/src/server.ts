@@ -7,6 +7,7 @@ import type { BulwarkConfig } from './config/index.ts';
 import { BulwarkError } from './errors.ts';
 import { type App, buildApp } from './http/app.ts';
 import { registerPageRoutes } from './http/pages/routes.ts';
+import { registerAdminUserRoutes } from './identity/admin/routes.ts';
 import {
   buildIdentityContext,
   type IdentityContext,
@@ -254,6 +255,7 @@ export async function startServer(
       registerPasskeyRoutes(currentIdentity),
       registerPageRoutes,
       (a) => registerSessionRoutes(a, currentIdentity),
+      (a) => registerAdminUserRoutes(a, currentIdentity),
       (a) => registerCredentialRoutes(a, currentIdentity, config, throttle),
     ],
     // The first admin registers through a one-time link printed with the init answer.

@@ -124,6 +124,17 @@ export class UserStore {
       .execute();
   }
 
+  /** Every account, oldest first (admin views; paging arrives with the directory). */
+  async list(): Promise<User[]> {
+    const rows = await this.#storage.db
+      .selectFrom('users')
+      .selectAll()
+      .orderBy('created_at')
+      .limit(10_000)
+      .execute();
+    return rows.map((row) => this.#decode(row));
+  }
+
   async countAdmins(): Promise<number> {
     const row = await this.#storage.db
       .selectFrom('users')

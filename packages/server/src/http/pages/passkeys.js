@@ -1,4 +1,4 @@
-// Passkey pages (/login, /setup). Served as a file: the CSP allows no inline script.
+// Passkey pages (/login, /setup, /enrol). Served as a file: the CSP allows no inline script.
 // Uses the WebAuthn JSON helpers (parse*OptionsFromJSON, credential.toJSON()).
 
 const statusEl = () => document.getElementById('status');
@@ -112,6 +112,39 @@ function setupFirstAdmin() {
   });
 }
 
+function setupEnrolment() {
+  const token = location.hash.slice(1);
+  if (token) history.replaceState(null, '', location.pathname);
+  const form = document.getElementById('enrol-form');
+  if (!token) {
+    say('This page needs the enrolment link your administrator sent you.', true);
+    form.hidden = true;
+    return;
+  }
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const passkeyName = String(new FormData(form).get('passkeyName') ?? '').trim();
+    say('Waiting for you to create your passkey…');
+    try {
+      const { challengeId, options } = await api('/v1/auth/enrol/options', { token });
+      const credential = await navigator.credentials.create({
+        publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(options),
+      });
+      const { user } = await api('/v1/auth/enrol/verify', {
+        token,
+        challengeId,
+        response: credential.toJSON(),
+        ...(passkeyName ? { name: passkeyName } : {}),
+      });
+      form.hidden = true;
+      document.getElementById('done').hidden = false;
+      say(`Welcome, ${user.displayName}. Your passkey is ready.`);
+    } catch (err) {
+      say(ceremonyError(err), true);
+    }
+  });
+}
+
 if (!window.PublicKeyCredential?.parseRequestOptionsFromJSON) {
   say(
     'This browser does not support passkeys here (a current browser over HTTPS is needed).',
@@ -119,6 +152,8 @@ if (!window.PublicKeyCredential?.parseRequestOptionsFromJSON) {
   );
 } else if (document.body.dataset.page === 'setup') {
   setupFirstAdmin();
+} else if (document.body.dataset.page === 'enrol') {
+  setupEnrolment();
 } else if (document.body.dataset.page === 'login') {
   setupLogin();
 }

@@ -9,6 +9,7 @@ export function registerPageRoutes(app: App): void {
   const pages = {
     login: file('login.html'),
     setup: file('setup.html'),
+    enrol: file('enrol.html'),
     script: file('passkeys.js'),
     style: file('pages.css'),
   };
@@ -18,6 +19,9 @@ export function registerPageRoutes(app: App): void {
   );
   app.get('/setup', anonymous, async (_req, reply) =>
     reply.type('text/html; charset=utf-8').send(pages.setup),
+  );
+  app.get('/enrol', anonymous, async (_req, reply) =>
+    reply.type('text/html; charset=utf-8').send(pages.enrol),
   );
   app.get('/assets/passkeys.js', anonymous, async (_req, reply) =>
     reply.type('text/javascript; charset=utf-8').send(pages.script),

@@ -1,5 +1,7 @@
 import {
   emptyRequestSchema,
+  enrolOptionsRequestSchema,
+  enrolVerifyRequestSchema,
   loginVerifyRequestSchema,
   passkeyRegisterVerifyRequestSchema,
   passkeyRenameRequestSchema,
@@ -63,6 +65,17 @@ export function registerPasskeyRoutes(identity: () => IdentityContext) {
     app.post('/v1/auth/setup/verify', anonymous, async (req, reply) => {
       const body = setupVerifyRequestSchema.parse(req.body);
       const session = await identity().passkeys.finishSetup({ ...body, device: deviceOf(req) });
+      return startSession(reply, session, 'cookie');
+    });
+
+    app.post('/v1/auth/enrol/options', anonymous, async (req) => {
+      const { token } = enrolOptionsRequestSchema.parse(req.body);
+      return identity().passkeys.startEnrolment(token);
+    });
+
+    app.post('/v1/auth/enrol/verify', anonymous, async (req, reply) => {
+      const body = enrolVerifyRequestSchema.parse(req.body);
+      const session = await identity().passkeys.finishEnrolment({ ...body, device: deviceOf(req) });
       return startSession(reply, session, 'cookie');
     });
 

@@ -49,7 +49,8 @@ type RegistrationChallenge =
       displayName: string;
       username: string;
     }
-  | { purpose: 'add'; challenge: string; userId: string };
+  | { purpose: 'add'; challenge: string; userId: string }
+  | { purpose: 'enrol'; challenge: string; userId: string; linkHash: string };
 
 type AuthenticationChallenge =
   | { purpose: 'login'; challenge: string }
@@ -197,6 +198,74 @@ export class PasskeyService {
     if (await this.#store.adminExists()) {
       throw new BulwarkError('link_invalid', 'An administrator exists already; log in instead.');
     }
+  }
+
+  // --- enrolment of an invited user ------------------------------------------
+
+  /** Creation options for the user an admin's enrolment link names. */
+  async startEnrolment(token: string): Promise<Options<PublicKeyCredentialCreationOptionsJSON>> {
+    const user = await this.#enrolmentUser(token);
+    const existing = await this.#store.listForUser(user.id);
+    const options = await this.#creationOptions({
+      userHandle: user.webauthnUserHandle,
+      userName: user.username ?? user.email ?? user.displayName,
+      displayName: user.displayName,
+      exclude: existing,
+    });
+    const data: RegistrationChallenge = {
+      purpose: 'enrol',
+      challenge: options.challenge,
+      userId: user.id,
+      linkHash: sha256(token),
+    };
+    const issued = await this.#challenges.issue('webauthn-registration', {
+      userId: user.id,
+      data,
+      ttlMs: CHALLENGE_TTL_MS,
+    });
+    return { challengeId: issued.id, options };
+  }
+
+  /** Registers the invited user's passkey and logs them in; the link dies only on success. */
+  async finishEnrolment(input: {
+    token: string;
+    challengeId: string;
+    response: RegistrationResponse;
+    name?: string | undefined;
+    device?: string | null;
+  }): Promise<NewSession> {
+    const challenge = await this.#challenges.consume<RegistrationChallenge>(
+      'webauthn-registration',
+      input.challengeId,
+    );
+    if (challenge?.data.purpose !== 'enrol' || challenge.data.linkHash !== sha256(input.token)) {
+      throw new BulwarkError(
+        'webauthn_failed',
+        'This registration expired or was already used; start again.',
+      );
+    }
+    const user = await this.#enrolmentUser(input.token);
+    if (user.id !== challenge.data.userId) throw new BulwarkError('link_invalid');
+    const credential = await this.#verifyRegistration(challenge.data.challenge, input.response);
+    if (!(await this.#challenges.consume('enrolment-link', input.token))) {
+      throw new BulwarkError('link_invalid');
+    }
+    const count = await this.#store.countForUser(user.id);
+    await this.#store.insert({
+      ...credential,
+      userId: user.id,
+      name: input.name ?? `Passkey ${count + 1}`,
+      createdAt: this.#clock.now().toISOString(),
+    });
+    return this.#newSession(user, 'cookie', input.device ?? null);
+  }
+
+  async #enrolmentUser(token: string): Promise<User> {
+    const link = await this.#challenges.peek('enrolment-link', token);
+    if (!link?.userId) throw new BulwarkError('link_invalid');
+    const user = await this.#users.get(link.userId);
+    if (!user || user.status !== 'active') throw new BulwarkError('link_invalid');
+    return user;
   }
 
   // --- login and step-up ----------------------------------------------------

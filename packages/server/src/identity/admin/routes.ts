@@ -1,0 +1,95 @@
+import { z } from 'zod';
+import { BulwarkError } from '../../errors.ts';
+import type { App } from '../../http/app.ts';
+import { actorOf } from '../actor.ts';
+import type { IdentityContext } from '../context.ts';
+import { issueEnrolmentLink } from '../passkeys/enrolment-link.ts';
+import type { User } from '../user-store.ts';
+
+const idParams = z.object({ id: z.uuid('expected a user id') }).strict();
+const newUserBody = z
+  .object({
+    displayName: z.string().trim().min(1).max(100),
+    username: z
+      .string()
+      .min(2)
+      .max(64)
+      .regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, dot, dash and underscore only'),
+    email: z.email().max(254).optional(),
+    isAdmin: z.boolean().default(false),
+  })
+  .strict();
+const statusBody = z.object({ status: z.enum(['active', 'disabled']) }).strict();
+
+function publicUser(u: User) {
+  return {
+    id: u.id,
+    displayName: u.displayName,
+    username: u.username,
+    email: u.email,
+    status: u.status,
+    isAdmin: u.isAdmin,
+    source: u.source,
+    createdAt: u.createdAt,
+  };
+}
+
+/**
+ * Local accounts, made by admins: there is no default password — a new
+ * account gets a one-time enrolment link to register its passkey. The
+ * directory issue adds orgs, projects and invitations on top.
+ */
+export function registerAdminUserRoutes(app: App, identity: () => IdentityContext) {
+  app.get('/v1/admin/users', { config: { access: 'admin' } }, async () => ({
+    users: (await identity().users.list()).map(publicUser),
+  }));
+
+  app.post('/v1/admin/users', { config: { access: 'admin', stepUp: true } }, async (req, reply) => {
+    const body = newUserBody.parse(req.body);
+    const users = identity().users;
+    if (await users.findByUsername(body.username)) {
+      throw new BulwarkError('bad_request', `The username ${body.username} is taken.`);
+    }
+    const user = await users.create({
+      displayName: body.displayName,
+      username: body.username,
+      email: body.email ?? null,
+      isAdmin: body.isAdmin,
+    });
+    const link = await issueEnrolmentLink(identity(), user.id);
+    return reply.status(201).send({ user: publicUser(user), ...link });
+  });
+
+  /** A new enrolment link: for a lost link, or an admin reset after every factor was lost. */
+  app.post(
+    '/v1/admin/users/:id/enrolment-link',
+    { config: { access: 'admin', stepUp: true } },
+    async (req) => {
+      const { id } = idParams.parse(req.params);
+      const user = await identity().users.get(id);
+      if (!user) throw new BulwarkError('not_found', 'No such user.');
+      if (user.status !== 'active')
+        throw new BulwarkError('bad_request', 'The account is disabled.');
+      return issueEnrolmentLink(identity(), user.id);
+    },
+  );
+
+  app.put(
+    '/v1/admin/users/:id/status',
+    { config: { access: 'admin', stepUp: true } },
+    async (req) => {
+      const { id } = idParams.parse(req.params);
+      const { status } = statusBody.parse(req.body);
+      if (id === actorOf(req).userId && status === 'disabled') {
+        throw new BulwarkError('bad_request', 'You cannot disable your own account.');
+      }
+      const users = identity().users;
+      const user = await users.get(id);
+      if (!user) throw new BulwarkError('not_found', 'No such user.');
+      await users.setStatus(id, status);
+      // Disabling ends every session at once, not at the next expiry.
+      if (status === 'disabled') await identity().sessions.revokeAllForUser(id, 'disabled');
+      return { user: publicUser({ ...user, status }) };
+    },
+  );
+}
