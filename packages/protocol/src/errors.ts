@@ -87,6 +87,10 @@ export const errorCatalogue = {
       'The database is corrupt or truncated; restore it from a backup. Nothing was overwritten.',
   },
   storage_unavailable: { httpStatus: 503, message: 'The database cannot be reached.' },
+  directory_unavailable: {
+    httpStatus: 503,
+    message: 'The directory (LDAP / Active Directory) cannot be reached; try again later.',
+  },
   storage_mismatch: {
     httpStatus: 500,
     message: 'The database belongs to another Bulwark installation; refusing to use it.',

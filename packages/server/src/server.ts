@@ -14,11 +14,19 @@ import {
   type RelyingParty,
 } from './identity/context.ts';
 import { registerCredentialRoutes } from './identity/credential-routes.ts';
+import { type ResolvedLdapConnector, resolveLdapConnector } from './identity/ldap/config.ts';
+import {
+  buildLdapServices,
+  registerLdapRoutes,
+  startLdapSyncSchedule,
+} from './identity/ldap/routes.ts';
+import type { LdapLoginService } from './identity/ldap/service.ts';
 import { LoginThrottle } from './identity/login-throttle.ts';
 import { registerPasskeyRoutes } from './identity/passkeys/routes.ts';
 import { issueSetupLink } from './identity/passkeys/setup-link.ts';
 import { type Clock, systemClock } from './identity/secret-hasher.ts';
 import { registerSessionRoutes } from './identity/sessions/routes.ts';
+import { defaultSessionPolicy } from './identity/sessions/service.ts';
 import { smsProviderFromConfig } from './identity/sms/from-config.ts';
 import type { SmsProvider } from './identity/sms/provider.ts';
 import { openAesGcm, sealAesGcm } from './keys/dangerous/aes-gcm.ts';
@@ -124,8 +132,26 @@ export async function startServer(
       'SMS codes are enabled: they are not a secure factor (SIM swap, interception).',
     );
   }
+  let ldapConnectors: ResolvedLdapConnector[];
+  try {
+    ldapConnectors = config.auth.ldap.connectors.map((c) => resolveLdapConnector(c));
+  } catch (err) {
+    throw new StartupError((err as Error).message);
+  }
+  let ldapServices: Map<string, LdapLoginService> | null = null;
   const openIdentity = (root: RootKey, s: Storage) => {
     identity = buildIdentityContext({ storage: s, root, clock, relyingParty, smsProvider });
+    ldapServices = buildLdapServices({
+      storage: s,
+      identity,
+      connectors: ldapConnectors,
+      logger: opts.logger,
+    });
+  };
+  const closeIdentity = () => {
+    identity?.wipe();
+    identity = null;
+    ldapServices = null;
   };
   /** The CA key this init sealed, so an aborted init can take it back. */
   let sealedCaKeyThisInit = false;
@@ -151,8 +177,7 @@ export async function startServer(
     async abortInitialize() {
       const created = storage;
       storage = null;
-      identity?.wipe();
-      identity = null;
+      closeIdentity();
       if (!created) return;
       await created.close();
       await discardFreshStorage(storageConfig);
@@ -166,8 +191,7 @@ export async function startServer(
       await renewLeafIfNeeded(root);
     },
     async close() {
-      identity?.wipe();
-      identity = null;
+      closeIdentity();
       const s = storage;
       storage = null;
       await s?.close();
@@ -257,6 +281,17 @@ export async function startServer(
       (a) => registerSessionRoutes(a, currentIdentity),
       (a) => registerAdminUserRoutes(a, currentIdentity),
       (a) => registerCredentialRoutes(a, currentIdentity, config, throttle),
+      (a) =>
+        registerLdapRoutes(a, {
+          identity: currentIdentity,
+          ldap: () => {
+            if (!ldapServices) throw new BulwarkError('sealed');
+            return ldapServices;
+          },
+          throttle,
+          sessionMaxAgeSeconds: defaultSessionPolicy.absoluteHours * 3600,
+          logger: opts.logger,
+        }),
     ],
     // The first admin registers through a one-time link printed with the init answer.
     afterInit: async () => ({ ...(await issueSetupLink(currentIdentity())) }),
@@ -279,6 +314,11 @@ export async function startServer(
     }
     throw err;
   }
+  const ldapSchedule = startLdapSyncSchedule({
+    connectors: ldapConnectors,
+    services: () => ldapServices,
+    logger: opts.logger,
+  });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.listen.port;
   const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
@@ -296,6 +336,7 @@ export async function startServer(
     },
     url: `https://${host}:${port}`,
     async close() {
+      ldapSchedule.stop();
       await app.close();
       if (seal.state === 'unsealed') await seal.seal();
     },

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { ldapConfigSchema } from '../identity/ldap/config.ts';
 
 /**
  * The server's configuration contract. Every object is strict: a key we do
@@ -108,6 +109,8 @@ export const authShape = {
     .object(smsShape, { error: `expected an object with keys ${Object.keys(smsShape).join(', ')}` })
     .strict()
     .prefault({}),
+  /** LDAP / Active Directory connectors (per org once the directory issue lands). */
+  ldap: ldapConfigSchema.prefault({}),
 };
 
 /**
@@ -164,6 +167,7 @@ export const allowedKeysByPath: Readonly<Record<string, readonly string[]>> = {
   init: Object.keys(initShape),
   auth: Object.keys(authShape),
   'auth.sms': Object.keys(smsShape),
+  'auth.ldap': ['connectors'],
 };
 
 function isPostgresUrl(value: string): boolean {

@@ -85,4 +85,20 @@ export interface Tables {
     used_at: string | null;
   };
   settings: { key: string; value_enc: string; updated_at: string; revision: Generated<number> };
+  oidc_identities: {
+    user_id: string;
+    connector_id: string;
+    subject_index: string;
+    created_at: string;
+  };
+  external_identities: {
+    connector_id: string;
+    external_id_index: string;
+    user_id: string;
+    external_id_enc: string;
+    groups_enc: string;
+    removed_at: string | null;
+    last_synced_at: string;
+    created_at: string;
+  };
 }

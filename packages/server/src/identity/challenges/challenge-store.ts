@@ -10,7 +10,8 @@ export type ChallengeKind =
   | 'setup-link'
   | 'enrolment-link'
   | 'second-factor'
-  | 'sms';
+  | 'sms'
+  | 'oidc-login';
 
 export interface IssuedChallenge {
   /** The secret handle given to the client (never stored: only its keyed hash). */

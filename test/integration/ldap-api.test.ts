@@ -1,0 +1,102 @@
+/**
+ * LDAP through the whole server: a connector in the config file, a real
+ * slapd, login over HTTPS, and an admin's sync that disables a removed user
+ * and ends their session.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { startTestServer } from '../support/server.ts';
+import { BASE_DN, groupDn, SERVICE_DN, startSlapd, testUsers, userDn } from '../support/slapd.ts';
+import { tempDir } from '../support/temp.ts';
+
+describe('LDAP login over the API', () => {
+  it('logs in, maps nested groups to admin, and a sync disables a removed user', async (t) => {
+    const slapd = await startSlapd(t);
+    if (!slapd) return;
+    const server = await startTestServer(t, {
+      dataDir: tempDir(t),
+      config: {
+        auth: {
+          ldap: {
+            connectors: [
+              {
+                id: 'corp',
+                url: slapd.ldapUrl,
+                startTls: true,
+                caFile: slapd.caFile,
+                bindDn: SERVICE_DN,
+                bindPasswordFile: slapd.servicePasswordFile,
+                baseDn: BASE_DN,
+                groupRoles: { [groupDn('admins')]: 'admin', [groupDn('staff')]: 'member' },
+                syncIntervalMinutes: 0,
+              },
+            ],
+          },
+        },
+      },
+    });
+    await server.request('/v1/sys/init', {
+      method: 'POST',
+      body: { passphrase: 'ldap api passphrase' },
+    });
+
+    const login = (username: string, password: string) =>
+      server.request('/v1/auth/login/ldap', {
+        method: 'POST',
+        body: { username, password, session: 'bearer' },
+      });
+    const wrong = await login('alice', 'not-her-password');
+    const unknown = await login('mallory', 'whatever');
+    assert.equal(wrong.status, 401);
+    assert.deepEqual(wrong.json, unknown.json, 'the same answer for unknown users');
+
+    const bob = await login('bob', testUsers.bob.password);
+    assert.equal(bob.status, 200, bob.body);
+    const bobAuth = { authorization: `Bearer ${(bob.json as { token: string }).token}` };
+    assert.equal((await server.request('/v1/sessions', { headers: bobAuth })).status, 200);
+
+    const alice = await login('alice', testUsers.alice.password);
+    assert.equal(alice.status, 200, alice.body);
+    const aliceToken = (alice.json as { token: string }).token;
+    // admins ⊂ staff: alice is an admin through the nested group mapping.
+    const identity = server.handle.identity();
+    const aliceUser = await identity.users.findByUsername('alice');
+    assert.equal(aliceUser?.isAdmin, true);
+    assert.equal(aliceUser?.source, 'ldap');
+
+    // A sync is sensitive: without a fresh step-up it is refused.
+    const syncPath = '/v1/admin/ldap/corp/sync';
+    const refused = await server.request(syncPath, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${aliceToken}` },
+      body: {},
+    });
+    assert.equal(refused.status, 403);
+    const stepped = await identity.sessions.create(aliceUser?.id ?? '', {
+      kind: 'bearer',
+      methods: ['ldap', 'totp'],
+      stepUp: true,
+    });
+
+    await slapd.remove(userDn('bob'));
+    const synced = await server.request(syncPath, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${stepped.token}` },
+      body: {},
+    });
+    assert.equal(synced.status, 200, synced.body);
+    assert.equal((synced.json as { disabled: number }).disabled, 1);
+    assert.equal(
+      (await server.request('/v1/sessions', { headers: bobAuth })).status,
+      401,
+      'bob is out',
+    );
+    assert.equal((await login('bob', testUsers.bob.password)).status, 401);
+
+    // The directory goes away: a clear 503, nothing changed.
+    await slapd.stop();
+    const down = await login('alice', testUsers.alice.password);
+    assert.equal(down.status, 503, down.body);
+    assert.equal((down.json as { error: { code: string } }).error.code, 'directory_unavailable');
+  });
+});
