@@ -1,5 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
+import {
+  accessSync,
+  closeSync,
+  constants,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import packageJson from '../package.json' with { type: 'json' };
@@ -22,6 +31,8 @@ import {
 } from './identity/ldap/routes.ts';
 import type { LdapLoginService } from './identity/ldap/service.ts';
 import { LoginThrottle } from './identity/login-throttle.ts';
+import { registerOidcRoutes } from './identity/oidc/routes.ts';
+import { OidcService } from './identity/oidc/service.ts';
 import { registerPasskeyRoutes } from './identity/passkeys/routes.ts';
 import { issueSetupLink } from './identity/passkeys/setup-link.ts';
 import { type Clock, systemClock } from './identity/secret-hasher.ts';
@@ -139,8 +150,29 @@ export async function startServer(
     throw new StartupError((err as Error).message);
   }
   let ldapServices: Map<string, LdapLoginService> | null = null;
+  for (const c of config.auth.oidc) {
+    for (const file of [c.clientSecretFile, c.caFile]) {
+      if (file === undefined) continue;
+      try {
+        accessSync(file, constants.R_OK);
+      } catch (err) {
+        throw new StartupError(
+          `auth.oidc ${c.id}: cannot read ${file} (${(err as Error).message})`,
+        );
+      }
+    }
+  }
+  let oidcService: OidcService | null = null;
   const openIdentity = (root: RootKey, s: Storage) => {
     identity = buildIdentityContext({ storage: s, root, clock, relyingParty, smsProvider });
+    oidcService = new OidcService({
+      connectors: config.auth.oidc,
+      storage: s,
+      users: identity.users,
+      challenges: identity.challenges,
+      clock,
+      publicOrigin: () => relyingParty.origins[0] ?? `https://${relyingParty.id}`,
+    });
     ldapServices = buildLdapServices({
       storage: s,
       identity,
@@ -152,6 +184,7 @@ export async function startServer(
     identity?.wipe();
     identity = null;
     ldapServices = null;
+    oidcService = null;
   };
   /** The CA key this init sealed, so an aborted init can take it back. */
   let sealedCaKeyThisInit = false;
@@ -291,6 +324,14 @@ export async function startServer(
           throttle,
           sessionMaxAgeSeconds: defaultSessionPolicy.absoluteHours * 3600,
           logger: opts.logger,
+        }),
+      (a) =>
+        registerOidcRoutes(a, {
+          identity: currentIdentity,
+          oidc: () => {
+            if (!oidcService) throw new BulwarkError('sealed');
+            return oidcService;
+          },
         }),
     ],
     // The first admin registers through a one-time link printed with the init answer.

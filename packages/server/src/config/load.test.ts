@@ -46,7 +46,12 @@ describe('loadConfig', () => {
       log: { level: 'info' },
       metrics: { enabled: true },
       init: { allowRemote: false },
-      auth: { passwords: false, sms: { enabled: false, provider: 'http-gateway' } },
+      auth: {
+        passwords: false,
+        sms: { enabled: false, provider: 'http-gateway' },
+        ldap: { connectors: [] },
+        oidc: [],
+      },
     });
   });
 

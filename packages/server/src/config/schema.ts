@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ldapConfigSchema } from '../identity/ldap/config.ts';
+import { oidcConnectorsSchema } from '../identity/oidc/config.ts';
 
 /**
  * The server's configuration contract. Every object is strict: a key we do
@@ -111,6 +112,8 @@ export const authShape = {
     .prefault({}),
   /** LDAP / Active Directory connectors (per org once the directory issue lands). */
   ldap: ldapConfigSchema.prefault({}),
+  /** OpenID Connect providers (Keycloak, Entra ID, Google, …). */
+  oidc: oidcConnectorsSchema,
 };
 
 /**

@@ -264,7 +264,7 @@ export class PasskeyService {
     const link = await this.#challenges.peek('enrolment-link', token);
     if (!link?.userId) throw new BulwarkError('link_invalid');
     const user = await this.#users.get(link.userId);
-    if (!user || user.status !== 'active') throw new BulwarkError('link_invalid');
+    if (user?.status !== 'active') throw new BulwarkError('link_invalid');
     return user;
   }
 

@@ -1,0 +1,92 @@
+import type { Storage } from '../../storage/storage.ts';
+
+/** Same normalisation as UserStore's email index (the two must never drift). */
+const normaliseEmail = (email: string) => email.trim().toLowerCase();
+
+export interface ProfileUpdate {
+  displayName: string;
+  email: string | null;
+  /** undefined: leave the admin flag as it is (no group mapping configured). */
+  isAdmin?: boolean;
+}
+
+/**
+ * Links between external identities and local users, keyed by
+ * (connector, blind index of the issuer and `sub`), and the profile fields
+ * an OIDC login refreshes.
+ */
+export class OidcIdentityStore {
+  readonly #storage: Storage;
+
+  constructor(storage: Storage) {
+    this.#storage = storage;
+  }
+
+  /** The subject index binds the issuer too, so a connector moved to another IdP finds no one. */
+  subjectIndex(issuer: string, subject: string): string {
+    return this.#storage.fields.blindIndex('oidc_identities.subject', `${issuer}\n${subject}`);
+  }
+
+  async findUserId(connectorId: string, subjectIndex: string): Promise<string | null> {
+    const row = await this.#storage.db
+      .selectFrom('oidc_identities')
+      .select('user_id')
+      .where('connector_id', '=', connectorId)
+      .where('subject_index', '=', subjectIndex)
+      .executeTakeFirst();
+    return row?.user_id ?? null;
+  }
+
+  /** False when the (connector, subject) is already linked (a parallel first login won). */
+  async link(
+    userId: string,
+    connectorId: string,
+    subjectIndex: string,
+    now: Date,
+  ): Promise<boolean> {
+    try {
+      await this.#storage.db
+        .insertInto('oidc_identities')
+        .values({
+          user_id: userId,
+          connector_id: connectorId,
+          subject_index: subjectIndex,
+          created_at: now.toISOString(),
+        })
+        .execute();
+      return true;
+    } catch (err) {
+      if ((await this.findUserId(connectorId, subjectIndex)) !== null) return false;
+      throw err;
+    }
+  }
+
+  /** Removes a user created for a first login that lost the race to link. */
+  async deleteUser(userId: string): Promise<void> {
+    await this.#storage.db.deleteFrom('users').where('id', '=', userId).execute();
+  }
+
+  async updateProfile(userId: string, update: ProfileUpdate, now: Date): Promise<void> {
+    const { fields, db } = this.#storage;
+    await db
+      .updateTable('users')
+      .set({
+        display_name_enc: fields.encrypt(
+          { table: 'users', column: 'display_name', rowId: userId },
+          update.displayName,
+        ),
+        email_enc: fields.encryptNullable(
+          { table: 'users', column: 'email', rowId: userId },
+          update.email,
+        ),
+        email_index:
+          update.email === null
+            ? null
+            : fields.blindIndex('users.email', update.email, normaliseEmail),
+        ...(update.isAdmin === undefined ? {} : { is_admin: update.isAdmin ? 1 : 0 }),
+        updated_at: now.toISOString(),
+      })
+      .where('id', '=', userId)
+      .execute();
+  }
+}
