@@ -164,7 +164,14 @@ export async function startServer(
   }
   let oidcService: OidcService | null = null;
   const openIdentity = (root: RootKey, s: Storage) => {
-    identity = buildIdentityContext({ storage: s, root, clock, relyingParty, smsProvider });
+    identity = buildIdentityContext({
+      storage: s,
+      root,
+      clock,
+      relyingParty,
+      smsProvider,
+      passkeyPolicy: config.auth.passkeys,
+    });
     oidcService = new OidcService({
       connectors: config.auth.oidc,
       storage: s,

@@ -47,6 +47,7 @@ describe('loadConfig', () => {
       metrics: { enabled: true },
       init: { allowRemote: false },
       auth: {
+        passkeys: { allowedAaguids: [], deniedAaguids: [], requireHardwareBound: false },
         passwords: false,
         sms: { enabled: false, provider: 'http-gateway' },
         ldap: { connectors: [] },

@@ -103,7 +103,31 @@ export const smsShape = {
   bearerTokenFile: filePath.optional(),
 };
 
+const aaguid = z
+  .string()
+  .regex(
+    /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i,
+    'expected an AAGUID (UUID form)',
+  )
+  .transform((v) => v.toLowerCase());
+
+/** Which authenticators may register (per org once the directory issue lands). */
+export const passkeysShape = {
+  /** When not empty, only these authenticator models (e.g. your security keys). */
+  allowedAaguids: z.array(aaguid).default([]),
+  /** Never these (wins over the allow-list). */
+  deniedAaguids: z.array(aaguid).default([]),
+  /** Refuse synced (backup-eligible) passkeys: hardware-bound keys only. */
+  requireHardwareBound: z.boolean({ error: booleanError }).default(false),
+};
+
 export const authShape = {
+  passkeys: z
+    .object(passkeysShape, {
+      error: `expected an object with keys ${Object.keys(passkeysShape).join(', ')}`,
+    })
+    .strict()
+    .prefault({}),
   /** Passwords only where still needed; they always need a second factor too. */
   passwords: z.boolean({ error: booleanError }).default(false),
   sms: z
@@ -171,6 +195,7 @@ export const allowedKeysByPath: Readonly<Record<string, readonly string[]>> = {
   auth: Object.keys(authShape),
   'auth.sms': Object.keys(smsShape),
   'auth.ldap': ['connectors'],
+  'auth.passkeys': Object.keys(passkeysShape),
 };
 
 function isPostgresUrl(value: string): boolean {
