@@ -4,6 +4,10 @@
  * and ends their session.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { startTestServer } from '../support/server.ts';
 import { BASE_DN, groupDn, SERVICE_DN, startSlapd, testUsers, userDn } from '../support/slapd.ts';
@@ -98,5 +102,50 @@ describe('LDAP login over the API', () => {
     const down = await login('alice', testUsers.alice.password);
     assert.equal(down.status, 503, down.body);
     assert.equal((down.json as { error: { code: string } }).error.code, 'directory_unavailable');
+  });
+
+  it('a "directory" that answers garbage is unavailable, not a failed login', async (t) => {
+    const garbage = createServer((socket) => {
+      socket.on('data', () => socket.write(randomBytes(64)));
+      socket.on('error', () => {});
+    });
+    await new Promise<void>((r) => garbage.listen(0, '127.0.0.1', r));
+    t.after(() => garbage.close());
+    const address = garbage.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    const dir = tempDir(t);
+    writeFileSync(join(dir, 'pw'), 'x\n');
+    const server = await startTestServer(t, {
+      dataDir: dir,
+      config: {
+        auth: {
+          ldap: {
+            connectors: [
+              {
+                id: 'junk',
+                url: `ldap://127.0.0.1:${port}`,
+                startTls: true,
+                bindDn: 'cn=svc,dc=example,dc=org',
+                bindPasswordFile: join(dir, 'pw'),
+                baseDn: 'dc=example,dc=org',
+                timeoutMs: 2000,
+                syncIntervalMinutes: 0,
+              },
+            ],
+          },
+        },
+      },
+    });
+    await server.request('/v1/sys/init', {
+      method: 'POST',
+      body: { passphrase: 'garbage test passphrase' },
+    });
+    const answer = await server.request('/v1/auth/login/ldap', {
+      method: 'POST',
+      body: { username: 'alice', password: 'whatever' },
+    });
+    assert.equal(answer.status, 503, answer.body);
+    assert.equal((answer.json as { error: { code: string } }).error.code, 'directory_unavailable');
+    assert.equal((await server.request('/health')).status, 200, 'the server keeps serving');
   });
 });

@@ -63,4 +63,51 @@ describe('passkey policy from config', () => {
     );
     assert.equal(answer.status, 200, answer.body);
   });
+
+  it('malformed WebAuthn responses get a clear 400 and change nothing', async (t) => {
+    const server = await startTestServer(t, { dataDir: tempDir(t) });
+    const init = await server.request('/v1/sys/init', {
+      method: 'POST',
+      body: { passphrase: 'policy test passphrase' },
+    });
+    const token = new URL((init.json as { setupUrl: string }).setupUrl).hash.slice(1);
+    const started = await server.request('/v1/auth/setup/options', {
+      method: 'POST',
+      body: { token, displayName: 'Ada', username: 'ada' },
+    });
+    const { challengeId } = started.json as { challengeId: string };
+    const bodies = [
+      { token, challengeId, response: { id: 123 } },
+      { token, challengeId, response: 'not an object' },
+      {
+        token,
+        challengeId,
+        response: {
+          id: 'x',
+          rawId: 'x',
+          type: 'public-key',
+          response: { clientDataJSON: '!!', attestationObject: '??' },
+          clientExtensionResults: {},
+        },
+      },
+    ];
+    for (const body of bodies) {
+      const answer = await server.request('/v1/auth/setup/verify', { method: 'POST', body });
+      assert.ok(
+        answer.status === 400,
+        `${JSON.stringify(body).slice(0, 60)} → ${answer.status} ${answer.body}`,
+      );
+      assert.match(
+        (answer.json as { error: { code: string } }).error.code,
+        /bad_request|webauthn_failed/,
+      );
+    }
+    const login = await server.request('/v1/auth/passkey/login/verify', {
+      method: 'POST',
+      body: { challengeId: 'nope', response: { id: 'x' } },
+    });
+    assert.ok([400, 401].includes(login.status), login.body);
+    // Nothing was created: the setup link still works for a real ceremony.
+    assert.equal(await server.handle.identity().passkeys.adminExists(), false);
+  });
 });
