@@ -23,7 +23,7 @@ import {
   type Page,
 } from 'playwright-core';
 
-export const chromiumPath = process.env.BULWARK_CHROMIUM ?? '/usr/bin/chromium';
+export const chromiumPath = process.env.TEST_CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 /** base64(SHA-256(SPKI)) of the first certificate in a PEM file. */
 export function spkiPin(certPem: string): string {

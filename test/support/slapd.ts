@@ -17,7 +17,7 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-export const SLAPD_BIN = process.env.BULWARK_TEST_SLAPD ?? '/usr/sbin/slapd';
+export const SLAPD_BIN = process.env.TEST_SLAPD_PATH ?? '/usr/sbin/slapd';
 const SCHEMA_DIR = '/etc/ldap/schema';
 const MODULE_DIR = '/usr/lib/ldap';
 
