@@ -5,10 +5,9 @@ import { emptyRoot, fromHex, leafHash, nodeHash, toHex } from './hash.ts';
 import { MemoryNodeStore, MerkleTree, type NodeStore } from './tree.ts';
 import { verifyConsistency, verifyInclusion } from './verify.ts';
 
-// Shared vectors live beside the repository: <repo>/../shared/testdata/merkle/.
-const VECTORS =
-  process.env.BULWARK_MERKLE_VECTORS ??
-  new URL('../../../../../../shared/testdata/merkle/', import.meta.url).pathname;
+// A copy of shared/testdata/merkle/ (RFC 6962 reference vectors), kept in the
+// repository so the tests do not depend on what sits beside the clone.
+const VECTORS = new URL('../../../../../test/vectors/merkle/', import.meta.url).pathname;
 const readJson = (name: string): unknown => JSON.parse(readFileSync(`${VECTORS}/${name}`, 'utf8'));
 
 interface RootsFile {
