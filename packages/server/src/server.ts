@@ -12,6 +12,9 @@ import {
 import { join } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import packageJson from '../package.json' with { type: 'json' };
+import { Ed25519NoteSigner } from './audit/checkpoint/signed-note.ts';
+import { AuditLedger } from './audit/ledger/ledger.ts';
+import { registerAuditRoutes } from './audit/routes.ts';
 import type { BulwarkConfig } from './config/index.ts';
 import { BulwarkError } from './errors.ts';
 import { type App, buildApp } from './http/app.ts';
@@ -163,6 +166,7 @@ export async function startServer(
     }
   }
   let oidcService: OidcService | null = null;
+  let ledger: AuditLedger | null = null;
   const openIdentity = (root: RootKey, s: Storage) => {
     identity = buildIdentityContext({
       storage: s,
@@ -171,6 +175,16 @@ export async function startServer(
       relyingParty,
       smsProvider,
       passkeyPolicy: config.auth.passkeys,
+    });
+    const seed = root.derive('ledgerSigning');
+    const signer = new Ed25519NoteSigner(`bulwark/${root.installationId}`, seed.bytes());
+    seed.wipe();
+    const hasher = identity.hasher;
+    ledger = new AuditLedger({
+      storage: s,
+      signer,
+      clock,
+      hashSource: (source) => hasher.hash('audit-source', source),
     });
     oidcService = new OidcService({
       connectors: config.auth.oidc,
@@ -192,7 +206,13 @@ export async function startServer(
     identity = null;
     ldapServices = null;
     oidcService = null;
+    ledger = null;
   };
+  const systemEvent = (action: string) => ({
+    action,
+    actor: { kind: 'operator' as const, channel: 'api' as const },
+    target: { type: 'installation', id: seal.status().installationId },
+  });
   /** The CA key this init sealed, so an aborted init can take it back. */
   let sealedCaKeyThisInit = false;
   const resources: SealedResources = {
@@ -228,9 +248,17 @@ export async function startServer(
     async open(root: RootKey) {
       storage = await openStorage(storageConfig, root);
       openIdentity(root, storage);
+      await currentLedger().record(systemEvent('sys.unseal'));
       await renewLeafIfNeeded(root);
     },
     async close() {
+      try {
+        // Seal is recorded, and the head signed, while the keys are still here.
+        await ledger?.record(systemEvent('sys.seal'));
+        await ledger?.signHead();
+      } catch (err) {
+        opts.logger.error({ err }, 'could not record the seal in the audit ledger');
+      }
       closeIdentity();
       const s = storage;
       storage = null;
@@ -304,6 +332,10 @@ export async function startServer(
   }
 
   const throttle = new LoginThrottle({ now: () => clock.now().getTime() });
+  const currentLedger = (): AuditLedger => {
+    if (!ledger) throw new BulwarkError('sealed');
+    return ledger;
+  };
   const currentIdentity = (): IdentityContext => {
     if (!identity) throw new BulwarkError('sealed');
     return identity;
@@ -319,7 +351,8 @@ export async function startServer(
       registerPasskeyRoutes(currentIdentity),
       registerPageRoutes,
       (a) => registerSessionRoutes(a, currentIdentity),
-      (a) => registerAdminUserRoutes(a, currentIdentity),
+      (a) => registerAdminUserRoutes(a, currentIdentity, currentLedger),
+      (a) => registerAuditRoutes(a, currentLedger),
       (a) => registerCredentialRoutes(a, currentIdentity, config, throttle),
       (a) =>
         registerLdapRoutes(a, {
@@ -342,7 +375,14 @@ export async function startServer(
         }),
     ],
     // The first admin registers through a one-time link printed with the init answer.
-    afterInit: async () => ({ ...(await issueSetupLink(currentIdentity())) }),
+    afterInit: async () => {
+      await currentLedger().record(systemEvent('sys.init'));
+      await currentLedger().signHead();
+      return { ...(await issueSetupLink(currentIdentity())) };
+    },
+    afterRekey: async () => {
+      await currentLedger().record(systemEvent('sys.rekey'));
+    },
   });
 
   try {
@@ -362,6 +402,13 @@ export async function startServer(
     }
     throw err;
   }
+  // Signed tree heads on a schedule (and on demand, and at seal).
+  const headTimer = setInterval(() => {
+    ledger
+      ?.signHead()
+      .catch((err: unknown) => opts.logger.error({ err }, 'could not sign a tree head'));
+  }, 5 * 60_000);
+  headTimer.unref();
   const ldapSchedule = startLdapSyncSchedule({
     connectors: ldapConnectors,
     services: () => ldapServices,
@@ -385,6 +432,7 @@ export async function startServer(
     url: `https://${host}:${port}`,
     async close() {
       ldapSchedule.stop();
+      clearInterval(headTimer);
       await app.close();
       if (seal.state === 'unsealed') await seal.seal();
     },

@@ -24,6 +24,8 @@ export interface AppOptions {
   routes?: ((app: App) => void)[];
   /** Called after a successful init; its result is merged into the init answer. */
   afterInit?: () => Promise<Record<string, unknown>>;
+  /** Called after a successful rekey (the audit record). */
+  afterRekey?: () => Promise<void>;
 }
 
 export type App = FastifyInstance<Server, IncomingMessage, ServerResponse, FastifyBaseLogger>;
@@ -139,6 +141,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   registerSysRoutes(app, opts.seal, {
     allowRemoteInit: opts.allowRemoteInit,
     ...(opts.afterInit ? { afterInit: opts.afterInit } : {}),
+    ...(opts.afterRekey ? { afterRekey: opts.afterRekey } : {}),
   });
   for (const register of opts.routes ?? []) register(app);
 

@@ -27,6 +27,8 @@ export interface RelyingParty {
  * keys at unseal and dropped at seal. Wired by hand (CONVENTIONS §4).
  */
 export interface IdentityContext {
+  /** The open storage, for services that must write in one transaction with the ledger. */
+  storage: Storage;
   clock: Clock;
   hasher: SecretHasher;
   users: UserStore;
@@ -75,6 +77,7 @@ export function buildIdentityContext(opts: {
   });
   const { storage, clock } = opts;
   return {
+    storage,
     clock,
     hasher,
     users,

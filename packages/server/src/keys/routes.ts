@@ -11,7 +11,11 @@ const SYS_BODY_LIMIT = 16 * 1024;
 export function registerSysRoutes(
   app: App,
   seal: SealService,
-  opts: { allowRemoteInit: boolean; afterInit?: () => Promise<Record<string, unknown>> },
+  opts: {
+    allowRemoteInit: boolean;
+    afterInit?: () => Promise<Record<string, unknown>>;
+    afterRekey?: () => Promise<void>;
+  },
 ) {
   app.get(
     '/health',
@@ -55,7 +59,11 @@ export function registerSysRoutes(
   app.post(
     '/v1/sys/rekey',
     { config: { access: 'operator' }, bodyLimit: SYS_BODY_LIMIT },
-    async (req) => seal.rekey(rekeyRequestSchema.parse(req.body), sourceOf(req)),
+    async (req) => {
+      const result = await seal.rekey(rekeyRequestSchema.parse(req.body), sourceOf(req));
+      await opts.afterRekey?.();
+      return result;
+    },
   );
 
   app.post(

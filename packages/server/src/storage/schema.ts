@@ -101,4 +101,7 @@ export interface Tables {
     last_synced_at: string;
     created_at: string;
   };
+  audit_entries: { seq: number | string; entry: string; leaf_hash: string; created_at: string };
+  audit_nodes: { level: number; idx: number | string; hash: string };
+  audit_heads: { size: number | string; root_hash: string; checkpoint: string; created_at: string };
 }

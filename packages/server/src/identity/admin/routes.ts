@@ -1,10 +1,13 @@
+import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import type { AuditLedger } from '../../audit/ledger/ledger.ts';
 import { BulwarkError } from '../../errors.ts';
 import type { App } from '../../http/app.ts';
-import { actorOf } from '../actor.ts';
+import { Storage } from '../../storage/storage.ts';
+import { actorOf, sourceOf } from '../actor.ts';
 import type { IdentityContext } from '../context.ts';
 import { issueEnrolmentLink } from '../passkeys/enrolment-link.ts';
-import type { User } from '../user-store.ts';
+import { type User, UserStore } from '../user-store.ts';
 
 const idParams = z.object({ id: z.uuid('expected a user id') }).strict();
 const newUserBody = z
@@ -39,22 +42,49 @@ function publicUser(u: User) {
  * account gets a one-time enrolment link to register its passkey. The
  * directory issue adds orgs, projects and invitations on top.
  */
-export function registerAdminUserRoutes(app: App, identity: () => IdentityContext) {
+export function registerAdminUserRoutes(
+  app: App,
+  identity: () => IdentityContext,
+  audit: () => AuditLedger,
+) {
+  const actorFor = (req: FastifyRequest) => {
+    const actor = actorOf(req);
+    return {
+      kind: 'user' as const,
+      userId: actor.userId,
+      sessionId: actor.sessionId,
+      source: sourceOf(req),
+      channel: 'api' as const,
+    };
+  };
+
   app.get('/v1/admin/users', { config: { access: 'admin' } }, async () => ({
     users: (await identity().users.list()).map(publicUser),
   }));
 
   app.post('/v1/admin/users', { config: { access: 'admin', stepUp: true } }, async (req, reply) => {
     const body = newUserBody.parse(req.body);
-    const users = identity().users;
-    if (await users.findByUsername(body.username)) {
+    if (await identity().users.findByUsername(body.username)) {
       throw new BulwarkError('bad_request', `The username ${body.username} is taken.`);
     }
-    const user = await users.create({
-      displayName: body.displayName,
-      username: body.username,
-      email: body.email ?? null,
-      isAdmin: body.isAdmin,
+    const storage = identity().storage;
+    // The account and its ledger entry commit together, or neither does.
+    const user = await storage.db.transaction().execute(async (trx) => {
+      const created = await new UserStore(new Storage(trx, storage.backend, storage.fields)).create(
+        {
+          displayName: body.displayName,
+          username: body.username,
+          email: body.email ?? null,
+          isAdmin: body.isAdmin,
+        },
+      );
+      await audit().append(trx, {
+        action: 'user.create',
+        actor: actorFor(req),
+        target: { type: 'user', id: created.id },
+        after: publicUser(created),
+      });
+      return created;
     });
     const link = await issueEnrolmentLink(identity(), user.id);
     return reply.status(201).send({ user: publicUser(user), ...link });
@@ -86,7 +116,20 @@ export function registerAdminUserRoutes(app: App, identity: () => IdentityContex
       const users = identity().users;
       const user = await users.get(id);
       if (!user) throw new BulwarkError('not_found', 'No such user.');
-      await users.setStatus(id, status);
+      const storage = identity().storage;
+      await storage.db.transaction().execute(async (trx) => {
+        await new UserStore(new Storage(trx, storage.backend, storage.fields)).setStatus(
+          id,
+          status,
+        );
+        await audit().append(trx, {
+          action: 'user.status',
+          actor: actorFor(req),
+          target: { type: 'user', id },
+          before: publicUser(user),
+          after: publicUser({ ...user, status }),
+        });
+      });
       // Disabling ends every session at once, not at the next expiry.
       if (status === 'disabled') await identity().sessions.revokeAllForUser(id, 'disabled');
       return { user: publicUser({ ...user, status }) };

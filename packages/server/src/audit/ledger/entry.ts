@@ -1,0 +1,80 @@
+import { createHash } from 'node:crypto';
+import { canonicalJson, canonicalJsonString } from '../canonical/jcs.ts';
+
+/** How a change reached the server (provenance). */
+export type Channel = 'web' | 'cli' | 'api' | 'ldap-sync' | 'oidc' | 'system';
+
+export interface AuditActor {
+  kind: 'user' | 'operator' | 'system';
+  userId?: string | null;
+  sessionId?: string | null;
+  /** The caller's address; stored only as a keyed hash. */
+  source?: string | null;
+  channel: Channel;
+}
+
+/** What a domain reports; the ledger turns it into an entry. */
+export interface AuditEvent {
+  /** `<domain>.<verb>`, e.g. `user.create`, `sys.rekey`. */
+  action: string;
+  actor: AuditActor;
+  target: { type: string; id: string | null };
+  /** The issue this change cites (Kanban issue), when there is one. */
+  issue?: string | null;
+  /** The object before and after; only their SHA-256 (of canonical JSON) is kept. */
+  before?: unknown;
+  after?: unknown;
+}
+
+/** The stored leaf: canonical JSON (RFC 8785) of this object is what the Merkle tree hashes. */
+export interface AuditEntry {
+  v: 1;
+  seq: number;
+  time: string;
+  action: string;
+  actor: {
+    kind: AuditActor['kind'];
+    userId: string | null;
+    sessionId: string | null;
+    sourceHash: string | null;
+    channel: Channel;
+  };
+  target: { type: string; id: string | null };
+  issue: string | null;
+  beforeSha256: string | null;
+  afterSha256: string | null;
+}
+
+export function objectDigest(value: unknown): string | null {
+  if (value === undefined || value === null) return null;
+  return createHash('sha256').update(canonicalJson(value)).digest('hex');
+}
+
+export function buildEntry(
+  seq: number,
+  time: Date,
+  event: AuditEvent,
+  hashSource: (source: string) => string,
+): AuditEntry {
+  return {
+    v: 1,
+    seq,
+    time: time.toISOString(),
+    action: event.action,
+    actor: {
+      kind: event.actor.kind,
+      userId: event.actor.userId ?? null,
+      sessionId: event.actor.sessionId ?? null,
+      sourceHash: event.actor.source ? hashSource(event.actor.source) : null,
+      channel: event.actor.channel,
+    },
+    target: { type: event.target.type, id: event.target.id },
+    issue: event.issue ?? null,
+    beforeSha256: objectDigest(event.before),
+    afterSha256: objectDigest(event.after),
+  };
+}
+
+export function encodeEntry(entry: AuditEntry): string {
+  return canonicalJsonString(entry);
+}

@@ -1,0 +1,296 @@
+import { type Kysely, sql } from 'kysely';
+import { BulwarkError } from '../../errors.ts';
+import type { Clock } from '../../identity/secret-hasher.ts';
+import type { Tables } from '../../storage/schema.ts';
+import type { Storage } from '../../storage/storage.ts';
+import { canonicalJsonString } from '../canonical/jcs.ts';
+import { signCheckpoint, verifyCheckpoint } from '../checkpoint/checkpoint.ts';
+import type { Ed25519NoteSigner } from '../checkpoint/signed-note.ts';
+import { equalBytes, leafHash, toHex } from '../merkle/hash.ts';
+import { MemoryNodeStore, MerkleTree } from '../merkle/tree.ts';
+import { type AuditEntry, type AuditEvent, buildEntry, encodeEntry } from './entry.ts';
+import { DbNodeStore } from './node-store.ts';
+
+/** One constant per installation's ledger: serialises appends across PostgreSQL nodes. */
+const APPEND_LOCK = 0x42_57_4b_4c;
+
+export interface SignedHead {
+  size: number;
+  rootHash: string;
+  checkpoint: string;
+}
+
+export type VerifyResult =
+  | { ok: true; size: number; heads: number }
+  | { ok: false; size: number; firstBadSeq: number | null; reason: string };
+
+/**
+ * The audit ledger (SECURITY.md): every entry is appended in the same
+ * transaction as the change it records — if the entry cannot be written, the
+ * change does not happen. Entries are RFC 8785 canonical JSON, the leaves of
+ * an RFC 9162 Merkle tree kept incrementally; tree heads are signed as C2SP
+ * checkpoints with the ledger key (derived from the root key).
+ */
+export class AuditLedger {
+  readonly #storage: Storage;
+  readonly #signer: Ed25519NoteSigner;
+  readonly #clock: Clock;
+  readonly #hashSource: (source: string) => string;
+
+  constructor(opts: {
+    storage: Storage;
+    signer: Ed25519NoteSigner;
+    clock: Clock;
+    /** Keyed hash for source addresses: the ledger never holds an address in the clear. */
+    hashSource: (source: string) => string;
+  }) {
+    this.#storage = opts.storage;
+    this.#signer = opts.signer;
+    this.#clock = opts.clock;
+    this.#hashSource = opts.hashSource;
+  }
+
+  /** The checkpoint origin and the log key's name. */
+  get origin(): string {
+    return this.#signer.name;
+  }
+
+  /** `<name>+<keyhash>+<key>`: what clients and witnesses pin. */
+  get verifierKey(): string {
+    return this.#signer.verifierKey();
+  }
+
+  /** Appends inside the caller's transaction; throws (so the caller rolls back) on any failure. */
+  async append(trx: Kysely<Tables>, event: AuditEvent): Promise<{ seq: number; leafHash: string }> {
+    if (this.#storage.backend === 'postgres') {
+      await sql`select pg_advisory_xact_lock(${APPEND_LOCK})`.execute(trx);
+    }
+    const size = await this.#size(trx);
+    const tree = await MerkleTree.open(new DbNodeStore(trx), size);
+    const entry = buildEntry(size, this.#clock.now(), event, (s) => this.#hashSource(s));
+    const text = encodeEntry(entry);
+    const appended = await tree.append(new TextEncoder().encode(text));
+    if (appended.index !== size) throw new Error('ledger index out of step');
+    const hash = toHex(appended.leafHash);
+    await trx
+      .insertInto('audit_entries')
+      .values({ seq: size, entry: text, leaf_hash: hash, created_at: entry.time })
+      .execute();
+    return { seq: size, leafHash: hash };
+  }
+
+  /** Appends in a transaction of its own (events with no other state change, e.g. unseal). */
+  async record(event: AuditEvent): Promise<{ seq: number; leafHash: string }> {
+    return this.#storage.db.transaction().execute((trx) => this.append(trx, event));
+  }
+
+  /** Signs the current head (unless it is signed already) and keeps it. */
+  async signHead(): Promise<SignedHead> {
+    return this.#storage.db.transaction().execute(async (trx) => {
+      if (this.#storage.backend === 'postgres') {
+        await sql`select pg_advisory_xact_lock(${APPEND_LOCK})`.execute(trx);
+      }
+      const size = await this.#size(trx);
+      const existing = await trx
+        .selectFrom('audit_heads')
+        .selectAll()
+        .where('size', '=', size)
+        .executeTakeFirst();
+      if (existing) {
+        return { size, rootHash: existing.root_hash, checkpoint: existing.checkpoint };
+      }
+      const tree = await MerkleTree.open(new DbNodeStore(trx), size);
+      const root = await tree.root();
+      const checkpoint = signCheckpoint(
+        { origin: this.origin, size, rootHash: root },
+        this.#signer,
+      );
+      await trx
+        .insertInto('audit_heads')
+        .values({
+          size,
+          root_hash: toHex(root),
+          checkpoint,
+          created_at: this.#clock.now().toISOString(),
+        })
+        .execute();
+      return { size, rootHash: toHex(root), checkpoint };
+    });
+  }
+
+  async latestHead(): Promise<SignedHead | null> {
+    const row = await this.#storage.db
+      .selectFrom('audit_heads')
+      .selectAll()
+      .orderBy('size', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row
+      ? { size: Number(row.size), rootHash: row.root_hash, checkpoint: row.checkpoint }
+      : null;
+  }
+
+  async entries(
+    from: number,
+    limit: number,
+  ): Promise<{ seq: number; entry: AuditEntry; leafHash: string }[]> {
+    const rows = await this.#storage.db
+      .selectFrom('audit_entries')
+      .selectAll()
+      .where('seq', '>=', from)
+      .orderBy('seq')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({
+      seq: Number(r.seq),
+      entry: JSON.parse(r.entry) as AuditEntry,
+      leafHash: r.leaf_hash,
+    }));
+  }
+
+  async inclusionProof(seq: number, size: number): Promise<string[]> {
+    const tree = await this.#openAt(size);
+    if (seq < 0 || seq >= size)
+      throw new BulwarkError('bad_request', `seq must be below the tree size ${size}`);
+    return (await tree.inclusionProof(seq, size)).map(toHex);
+  }
+
+  async consistencyProof(from: number, to: number): Promise<string[]> {
+    const tree = await this.#openAt(to);
+    if (from < 0 || from > to) throw new BulwarkError('bad_request', 'need 0 ≤ from ≤ to');
+    return (await tree.consistencyProof(from, to)).map(toHex);
+  }
+
+  /**
+   * Recomputes everything from storage: each entry's canonical form and leaf
+   * hash (against the one stored at append time), the tree, and every signed
+   * head's root and signature. Names the first entry that does not match.
+   */
+  async verify(onProgress?: (done: number, total: number) => void): Promise<VerifyResult> {
+    const total = await this.#size(this.#storage.db);
+    const heads = await this.#storage.db
+      .selectFrom('audit_heads')
+      .selectAll()
+      .orderBy('size')
+      .execute();
+    const verifier = this.#signer.verifier();
+    const tree = await MerkleTree.open(new MemoryNodeStore(), 0);
+    const stored = new DbNodeStore(this.#storage.db);
+    let headIndex = 0;
+    const checkHeadsUpTo = async (size: number): Promise<VerifyResult | null> => {
+      while (headIndex < heads.length && Number(heads[headIndex]?.size) <= size) {
+        const head = heads[headIndex];
+        headIndex += 1;
+        if (!head || Number(head.size) !== size) continue;
+        try {
+          const { checkpoint } = verifyCheckpoint(head.checkpoint, [verifier], this.origin);
+          const root = await tree.root(size);
+          if (checkpoint.size !== size || !equalBytes(checkpoint.rootHash, root)) {
+            return {
+              ok: false,
+              size: total,
+              firstBadSeq: null,
+              reason: `the entries do not match the signed head of size ${size}: an entry before it was changed, removed or reordered`,
+            };
+          }
+        } catch (err) {
+          return {
+            ok: false,
+            size: total,
+            firstBadSeq: null,
+            reason: `the signed head of size ${size} does not verify: ${(err as Error).message}`,
+          };
+        }
+      }
+      return null;
+    };
+    const zero = await checkHeadsUpTo(0);
+    if (zero) return zero;
+    const batch = 500;
+    for (let from = 0; from < total; from += batch) {
+      const rows = await this.#storage.db
+        .selectFrom('audit_entries')
+        .selectAll()
+        .where('seq', '>=', from)
+        .where('seq', '<', from + batch)
+        .orderBy('seq')
+        .execute();
+      for (const row of rows) {
+        const seq = Number(row.seq);
+        if (seq !== tree.size) {
+          return {
+            ok: false,
+            size: total,
+            firstBadSeq: tree.size,
+            reason: `entry ${tree.size} is missing`,
+          };
+        }
+        let canonical: string;
+        try {
+          const parsed = JSON.parse(row.entry) as AuditEntry;
+          canonical = canonicalJsonString(parsed);
+          if (parsed.seq !== seq) throw new Error(`it claims to be entry ${parsed.seq}`);
+        } catch (err) {
+          return {
+            ok: false,
+            size: total,
+            firstBadSeq: seq,
+            reason: `entry ${seq} is malformed: ${(err as Error).message}`,
+          };
+        }
+        const leaf = leafHash(new TextEncoder().encode(row.entry));
+        const atAppend = await stored.get(0, seq);
+        if (
+          canonical !== row.entry ||
+          toHex(leaf) !== row.leaf_hash ||
+          !atAppend ||
+          !equalBytes(atAppend, leaf)
+        ) {
+          return {
+            ok: false,
+            size: total,
+            firstBadSeq: seq,
+            reason: `entry ${seq} was changed after it was written`,
+          };
+        }
+        await tree.appendLeafHash(leaf);
+        const bad = await checkHeadsUpTo(tree.size);
+        if (bad) return bad;
+      }
+      onProgress?.(tree.size, total);
+    }
+    if (tree.size !== total) {
+      return {
+        ok: false,
+        size: total,
+        firstBadSeq: tree.size,
+        reason: `entry ${tree.size} is missing`,
+      };
+    }
+    if (headIndex < heads.length) {
+      return {
+        ok: false,
+        size: total,
+        firstBadSeq: null,
+        reason: 'a signed head is larger than the ledger: entries were truncated',
+      };
+    }
+    return { ok: true, size: total, heads: heads.length };
+  }
+
+  async #size(db: Kysely<Tables>): Promise<number> {
+    const row = await db
+      .selectFrom('audit_entries')
+      .select((eb) => eb.fn.countAll<string | number>().as('n'))
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  async #openAt(size: number): Promise<MerkleTree> {
+    const current = await this.#size(this.#storage.db);
+    if (!Number.isSafeInteger(size) || size < 0 || size > current) {
+      throw new BulwarkError('bad_request', `size must be between 0 and ${current}`);
+    }
+    return MerkleTree.open(new DbNodeStore(this.#storage.db), current);
+  }
+}
