@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { App } from '../http/app.ts';
-import { actorOf, sourceOf } from '../identity/actor.ts';
+import { sourceOf } from '../identity/actor.ts';
 import type { AuditLedger } from './ledger/ledger.ts';
 
 const inclusionQuery = z
@@ -21,49 +21,74 @@ const entriesQuery = z
  * Reading entries is itself recorded (ISO 27001 8.15: access to logs is logged).
  */
 export function registerAuditRoutes(app: App, ledger: () => AuditLedger) {
-  app.get('/v1/audit/key', { config: { access: 'authenticated' } }, async () => ({
+  app.get('/v1/audit/key', { config: { access: 'authenticated-or-operator' } }, async () => ({
     origin: ledger().origin,
     verifierKey: ledger().verifierKey,
   }));
 
   /** The latest signed head as a C2SP checkpoint note (text/plain), signing one if none exists. */
-  app.get('/v1/audit/checkpoint', { config: { access: 'authenticated' } }, async (_req, reply) => {
-    const head = (await ledger().latestHead()) ?? (await ledger().signHead());
-    return reply.type('text/plain; charset=utf-8').send(head.checkpoint);
-  });
+  app.get(
+    '/v1/audit/checkpoint',
+    { config: { access: 'authenticated-or-operator' } },
+    async (_req, reply) => {
+      const head = (await ledger().latestHead()) ?? (await ledger().signHead());
+      return reply.type('text/plain; charset=utf-8').send(head.checkpoint);
+    },
+  );
 
-  app.post('/v1/audit/checkpoint', { config: { access: 'admin' } }, async (_req, reply) => {
-    const head = await ledger().signHead();
-    return reply.type('text/plain; charset=utf-8').send(head.checkpoint);
-  });
+  app.post(
+    '/v1/audit/checkpoint',
+    { config: { access: 'admin-or-operator' } },
+    async (_req, reply) => {
+      const head = await ledger().signHead();
+      return reply.type('text/plain; charset=utf-8').send(head.checkpoint);
+    },
+  );
 
-  app.get('/v1/audit/proofs/inclusion', { config: { access: 'authenticated' } }, async (req) => {
-    const { seq, size } = inclusionQuery.parse(req.query);
-    return { seq, size, proof: await ledger().inclusionProof(seq, size) };
-  });
+  app.get(
+    '/v1/audit/proofs/inclusion',
+    { config: { access: 'authenticated-or-operator' } },
+    async (req) => {
+      const { seq, size } = inclusionQuery.parse(req.query);
+      return { seq, size, proof: await ledger().inclusionProof(seq, size) };
+    },
+  );
 
-  app.get('/v1/audit/proofs/consistency', { config: { access: 'authenticated' } }, async (req) => {
-    const { from, to } = consistencyQuery.parse(req.query);
-    return { from, to, proof: await ledger().consistencyProof(from, to) };
-  });
+  app.get(
+    '/v1/audit/proofs/consistency',
+    { config: { access: 'authenticated-or-operator' } },
+    async (req) => {
+      const { from, to } = consistencyQuery.parse(req.query);
+      return { from, to, proof: await ledger().consistencyProof(from, to) };
+    },
+  );
 
-  app.get('/v1/audit/entries', { config: { access: 'admin' } }, async (req) => {
+  app.get('/v1/audit/entries', { config: { access: 'admin-or-operator' } }, async (req) => {
     const { from, limit } = entriesQuery.parse(req.query);
-    const actor = actorOf(req);
     const entries = await ledger().entries(from, limit);
+    const source = sourceOf(req);
     await ledger().record({
       action: 'audit.read',
-      actor: {
-        kind: 'user',
-        userId: actor.userId,
-        sessionId: actor.sessionId,
-        source: sourceOf(req),
-        channel: 'api',
-      },
+      actor: req.actor
+        ? {
+            kind: 'user',
+            userId: req.actor.userId,
+            sessionId: req.actor.sessionId,
+            source,
+            channel: 'api',
+          }
+        : { kind: 'operator', source, channel: 'cli' },
       target: { type: 'audit-entries', id: `${from}+${entries.length}` },
     });
     return { entries };
   });
 
-  app.post('/v1/audit/verify', { config: { access: 'admin' } }, async () => ledger().verify());
+  /** Every signed head, oldest first: what an offline verifier checks the entries against. */
+  app.get('/v1/audit/heads', { config: { access: 'admin-or-operator' } }, async () => ({
+    heads: await ledger().heads(),
+  }));
+
+  app.post('/v1/audit/verify', { config: { access: 'admin-or-operator' } }, async () =>
+    ledger().verify(),
+  );
 }

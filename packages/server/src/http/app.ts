@@ -30,7 +30,15 @@ export interface AppOptions {
 
 export type App = FastifyInstance<Server, IncomingMessage, ServerResponse, FastifyBaseLogger>;
 
-const knownAccess = new Set<RouteAccess>(['anonymous', 'operator', 'authenticated', 'admin']);
+const knownAccess = new Set<RouteAccess>([
+  'anonymous',
+  'operator',
+  'authenticated',
+  'admin',
+  'admin-or-operator',
+  'authenticated-or-operator',
+]);
+const operatorMayUse = new Set<RouteAccess>(['admin-or-operator', 'authenticated-or-operator']);
 
 export interface RegisteredRoute {
   method: string;
@@ -104,12 +112,21 @@ export async function buildApp(opts: AppOptions): Promise<App> {
         'This needs the operator token (Authorization: Bearer …).',
       );
     }
-    if (config.access === 'authenticated' || config.access === 'admin') {
+    const access = config.access;
+    if (
+      access &&
+      operatorMayUse.has(access) &&
+      operatorAllowed(req.headers.authorization, opts.seal)
+    ) {
+      return;
+    }
+    if (access && access !== 'anonymous' && access !== 'operator') {
       const token = sessionTokenOf(req);
       const identity = opts.identity();
       const actor = token ? await identity.sessions.authenticate(token) : null;
       if (!actor) throw new BulwarkError('unauthenticated', 'Log in first (no valid session).');
-      if (config.access === 'admin' && !actor.isAdmin) throw new BulwarkError('forbidden');
+      const adminOnly = access === 'admin' || access === 'admin-or-operator';
+      if (adminOnly && !actor.isAdmin) throw new BulwarkError('forbidden');
       if (config.stepUp) identity.sessions.requireRecentStepUp(actor);
       req.actor = actor;
     }

@@ -14,7 +14,11 @@ export type RouteAccess =
   /** A logged-in user (session cookie or `Bearer bws_…`). */
   | 'authenticated'
   /** A logged-in admin. */
-  | 'admin';
+  | 'admin'
+  /** A logged-in admin, or the operator token (the CLI's audit commands on the server machine). */
+  | 'admin-or-operator'
+  /** Any logged-in user, or the operator token (public ledger material: key, heads, proofs). */
+  | 'authenticated-or-operator';
 
 export interface RouteAccessConfig {
   access: RouteAccess;

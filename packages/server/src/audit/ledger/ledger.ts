@@ -118,6 +118,19 @@ export class AuditLedger {
     });
   }
 
+  async heads(): Promise<SignedHead[]> {
+    const rows = await this.#storage.db
+      .selectFrom('audit_heads')
+      .selectAll()
+      .orderBy('size')
+      .execute();
+    return rows.map((r) => ({
+      size: Number(r.size),
+      rootHash: r.root_hash,
+      checkpoint: r.checkpoint,
+    }));
+  }
+
   async latestHead(): Promise<SignedHead | null> {
     const row = await this.#storage.db
       .selectFrom('audit_heads')
