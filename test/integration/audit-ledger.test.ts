@@ -131,65 +131,129 @@ for (const backend of ['sqlite', 'postgres'] as const) {
   });
 }
 
-describe('audit ledger tampering and failure', () => {
-  it('an edited entry is named; a truncated ledger is caught', async (t) => {
-    const { server, call } = await setup(t);
-    for (const name of ['a1', 'a2', 'a3']) {
-      await call('/v1/admin/users', {
-        method: 'POST',
-        body: { displayName: name, username: name },
-      });
+for (const backend of ['sqlite', 'postgres'] as const) {
+  describe(`audit ledger tampering, directly on the database (${backend})`, () => {
+    async function ledgerWithEntries(t: TestContext) {
+      const pg = backend === 'postgres' ? await postgresSchema(t) : null;
+      if (backend === 'postgres' && !pg) return null;
+      const ctx = await setup(t, pg);
+      for (const name of ['a1', 'a2', 'a3', 'a4']) {
+        await ctx.call('/v1/admin/users', {
+          method: 'POST',
+          body: { displayName: name, username: name },
+        });
+      }
+      await checkpointOf(ctx.call);
+      const db = ctx.server.handle.storage().db;
+      const row = (seq: number) =>
+        db.selectFrom('audit_entries').selectAll().where('seq', '=', seq).executeTakeFirstOrThrow();
+      const verify = async () =>
+        (await ctx.call('/v1/audit/verify', { method: 'POST', body: {} })).json as {
+          ok: boolean;
+          firstBadSeq: number | null;
+          reason: string;
+        };
+      return { ...ctx, db, row, verify };
     }
-    await checkpointOf(call);
-    const db = server.handle.storage().db;
-    const victim = await db
-      .selectFrom('audit_entries')
-      .selectAll()
-      .where('seq', '=', 2)
-      .executeTakeFirstOrThrow();
-    const forged = victim.entry.replace('"user.create"', '"user.delete"');
-    await db.updateTable('audit_entries').set({ entry: forged }).where('seq', '=', 2).execute();
-    const bad = (await call('/v1/audit/verify', { method: 'POST', body: {} })).json as {
-      ok: boolean;
-      firstBadSeq: number;
-      reason: string;
-    };
-    assert.equal(bad.ok, false);
-    assert.equal(bad.firstBadSeq, 2);
-    // Recomputing the stored leaf hash too does not help: the hash stored at append time disagrees.
-    const leaf = Buffer.from(leafHash(new TextEncoder().encode(forged))).toString('hex');
-    await db.updateTable('audit_entries').set({ leaf_hash: leaf }).where('seq', '=', 2).execute();
-    assert.equal(
-      (
-        (await call('/v1/audit/verify', { method: 'POST', body: {} })).json as {
-          firstBadSeq: number;
-        }
-      ).firstBadSeq,
-      2,
-    );
 
-    await db
-      .updateTable('audit_entries')
-      .set({ entry: victim.entry, leaf_hash: victim.leaf_hash })
-      .where('seq', '=', 2)
-      .execute();
-    assert.equal(
-      ((await call('/v1/audit/verify', { method: 'POST', body: {} })).json as { ok: boolean }).ok,
-      true,
-    );
-    const last = await db
-      .selectFrom('audit_entries')
-      .select((eb) => eb.fn.max('seq').as('m'))
-      .executeTakeFirstOrThrow();
-    await db.deleteFrom('audit_entries').where('seq', '=', Number(last.m)).execute();
-    const truncated = (await call('/v1/audit/verify', { method: 'POST', body: {} })).json as {
-      ok: boolean;
-      reason: string;
-    };
-    assert.equal(truncated.ok, false);
-    assert.match(truncated.reason, /truncated|signed head/);
+    it('a changed field is named, even with its leaf hash recomputed', async (t) => {
+      const l = await ledgerWithEntries(t);
+      if (!l) return;
+      const victim = await l.row(2);
+      const forged = victim.entry.replace('"user.create"', '"user.delete"');
+      await l.db.updateTable('audit_entries').set({ entry: forged }).where('seq', '=', 2).execute();
+      let result = await l.verify();
+      assert.equal(result.ok, false);
+      assert.equal(result.firstBadSeq, 2);
+      const leaf = Buffer.from(leafHash(new TextEncoder().encode(forged))).toString('hex');
+      await l.db
+        .updateTable('audit_entries')
+        .set({ leaf_hash: leaf })
+        .where('seq', '=', 2)
+        .execute();
+      result = await l.verify();
+      assert.equal(result.firstBadSeq, 2, result.reason);
+    });
+
+    it('a deleted entry is named', async (t) => {
+      const l = await ledgerWithEntries(t);
+      if (!l) return;
+      await l.db.deleteFrom('audit_entries').where('seq', '=', 2).execute();
+      const result = await l.verify();
+      assert.equal(result.ok, false);
+      assert.equal(result.firstBadSeq, 2);
+      assert.match(result.reason, /missing/);
+    });
+
+    it('two swapped entries are named', async (t) => {
+      const l = await ledgerWithEntries(t);
+      if (!l) return;
+      const [one, two] = [await l.row(1), await l.row(2)];
+      await l.db
+        .updateTable('audit_entries')
+        .set({ entry: two.entry, leaf_hash: two.leaf_hash })
+        .where('seq', '=', 1)
+        .execute();
+      await l.db
+        .updateTable('audit_entries')
+        .set({ entry: one.entry, leaf_hash: one.leaf_hash })
+        .where('seq', '=', 2)
+        .execute();
+      const result = await l.verify();
+      assert.equal(result.ok, false);
+      assert.equal(result.firstBadSeq, 1);
+    });
+
+    it('a truncated tail is caught by the signed head', async (t) => {
+      const l = await ledgerWithEntries(t);
+      if (!l) return;
+      const last = await l.db
+        .selectFrom('audit_entries')
+        .select((eb) => eb.fn.max('seq').as('m'))
+        .executeTakeFirstOrThrow();
+      await l.db.deleteFrom('audit_entries').where('seq', '=', Number(last.m)).execute();
+      const result = await l.verify();
+      assert.equal(result.ok, false);
+      assert.match(result.reason, /truncated/);
+    });
+
+    it('a re-hashed forgery of the tail, without the ledger key, fails against the signed head', async (t) => {
+      const l = await ledgerWithEntries(t);
+      if (!l) return;
+      const last = Number(
+        (
+          await l.db
+            .selectFrom('audit_entries')
+            .select((eb) => eb.fn.max('seq').as('m'))
+            .executeTakeFirstOrThrow()
+        ).m,
+      );
+      const victim = await l.row(last);
+      const forged = victim.entry.replace(/"time":"[^"]+"/, '"time":"2020-01-01T00:00:00.000Z"');
+      assert.notEqual(forged, victim.entry);
+      const leaf = leafHash(new TextEncoder().encode(forged));
+      const hex = Buffer.from(leaf).toString('hex');
+      // Everything a forger without the key can make consistent: the entry, its
+      // leaf hash, and the stored leaf node.
+      await l.db
+        .updateTable('audit_entries')
+        .set({ entry: forged, leaf_hash: hex })
+        .where('seq', '=', last)
+        .execute();
+      await l.db
+        .updateTable('audit_nodes')
+        .set({ hash: hex })
+        .where('level', '=', 0)
+        .where('idx', '=', last)
+        .execute();
+      const result = await l.verify();
+      assert.equal(result.ok, false);
+      assert.match(result.reason, /signed head/);
+    });
   });
+}
 
+describe('audit ledger failure', () => {
   it('fails closed: when the entry cannot be written, the change does not happen', async (t) => {
     const { server, call } = await setup(t);
     const db = server.handle.storage().db;
