@@ -21,6 +21,8 @@ export function runServerProcess(
 ): Promise<{
   exited: ExitedServer | null;
   stop: () => Promise<ExitedServer>;
+  /** Sends a signal (e.g. SIGKILL for crash tests) and waits for the exit. */
+  kill: (signal: NodeJS.Signals) => Promise<ExitedServer>;
   stderr: () => string;
 }> {
   const child = spawn(
@@ -42,6 +44,10 @@ export function runServerProcess(
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     return exit;
   };
+  const kill = async (signal: NodeJS.Signals) => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    return exit;
+  };
   // Never leave a server behind, whatever the test's outcome.
   t.after(stop);
   return new Promise((resolve, reject) => {
@@ -53,12 +59,12 @@ export function runServerProcess(
       stderr += c.toString();
       if (/listening on https:\/\//.test(stderr)) {
         clearTimeout(timer);
-        resolve({ exited: null, stop, stderr: () => stderr });
+        resolve({ exited: null, stop, kill, stderr: () => stderr });
       }
     });
     void exit.then((exited) => {
       clearTimeout(timer);
-      resolve({ exited: { ...exited, stderr }, stop, stderr: () => stderr });
+      resolve({ exited: { ...exited, stderr }, stop, kill, stderr: () => stderr });
     });
   });
 }
