@@ -188,7 +188,6 @@ export class AuditLedger {
       .execute();
     const verifier = this.#signer.verifier();
     const tree = await MerkleTree.open(new MemoryNodeStore(), 0);
-    const stored = new DbNodeStore(this.#storage.db);
     let headIndex = 0;
     const checkHeadsUpTo = async (size: number): Promise<VerifyResult | null> => {
       while (headIndex < heads.length && Number(heads[headIndex]?.size) <= size) {
@@ -219,7 +218,7 @@ export class AuditLedger {
     };
     const zero = await checkHeadsUpTo(0);
     if (zero) return zero;
-    const batch = 500;
+    const batch = 2000;
     for (let from = 0; from < total; from += batch) {
       const rows = await this.#storage.db
         .selectFrom('audit_entries')
@@ -228,6 +227,18 @@ export class AuditLedger {
         .where('seq', '<', from + batch)
         .orderBy('seq')
         .execute();
+      // The leaf hashes stored at append time, fetched per batch (not per entry).
+      const leafNodes = new Map(
+        (
+          await this.#storage.db
+            .selectFrom('audit_nodes')
+            .select(['idx', 'hash'])
+            .where('level', '=', 0)
+            .where('idx', '>=', from)
+            .where('idx', '<', from + batch)
+            .execute()
+        ).map((n) => [Number(n.idx), n.hash]),
+      );
       for (const row of rows) {
         const seq = Number(row.seq);
         if (seq !== tree.size) {
@@ -252,13 +263,9 @@ export class AuditLedger {
           };
         }
         const leaf = leafHash(new TextEncoder().encode(row.entry));
-        const atAppend = await stored.get(0, seq);
-        if (
-          canonical !== row.entry ||
-          toHex(leaf) !== row.leaf_hash ||
-          !atAppend ||
-          !equalBytes(atAppend, leaf)
-        ) {
+        const atAppend = leafNodes.get(seq);
+        const hex = toHex(leaf);
+        if (canonical !== row.entry || hex !== row.leaf_hash || atAppend !== hex) {
           return {
             ok: false,
             size: total,
