@@ -7,9 +7,12 @@ import { canonicalJsonString } from '../canonical/jcs.ts';
 import { signCheckpoint, verifyCheckpoint } from '../checkpoint/checkpoint.ts';
 import type { Ed25519NoteSigner } from '../checkpoint/signed-note.ts';
 import { equalBytes, leafHash, toHex } from '../merkle/hash.ts';
-import { MemoryNodeStore, MerkleTree } from '../merkle/tree.ts';
+import { MerkleTree, type NodeStore } from '../merkle/tree.ts';
 import { type AuditEntry, type AuditEvent, buildEntry, encodeEntry } from './entry.ts';
 import { DbNodeStore } from './node-store.ts';
+
+/** A node store that keeps nothing: enough for a tree that is only appended to and asked for its current root. */
+const frontierOnly: NodeStore = { get: () => undefined, put: () => {} };
 
 /** One constant per installation's ledger: serialises appends across PostgreSQL nodes. */
 const APPEND_LOCK = 0x42_57_4b_4c;
@@ -187,7 +190,9 @@ export class AuditLedger {
       .orderBy('size')
       .execute();
     const verifier = this.#signer.verifier();
-    const tree = await MerkleTree.open(new MemoryNodeStore(), 0);
+    // Heads are checked as the tree reaches their size, which needs only the
+    // tree's frontier: nothing else is kept, so memory stays O(log n).
+    const tree = await MerkleTree.open(frontierOnly, 0);
     let headIndex = 0;
     const checkHeadsUpTo = async (size: number): Promise<VerifyResult | null> => {
       while (headIndex < heads.length && Number(heads[headIndex]?.size) <= size) {
