@@ -23,6 +23,8 @@ import { createStorage, type StorageConfig } from '../../packages/server/src/sto
 const appends = Number(process.argv[2] ?? 5000);
 const verifyEntries = Number(process.argv[3] ?? 100_000);
 const databaseUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+/** Which parts to run: any of memory, sqlcipher, postgres (comma-separated). */
+const parts = new Set((process.env.BENCH_PARTS ?? 'memory,sqlcipher,postgres').split(','));
 
 function event(i: number) {
   return {
@@ -118,17 +120,19 @@ async function memoryTree(n: number) {
 
 const dir = mkdtempSync(join(tmpdir(), 'bulwark-bench-'));
 try {
-  await memoryTree(1_000_000);
-  await run('sqlcipher', { backend: 'sqlite', path: join(dir, 'bench.db') });
+  if (parts.has('memory')) await memoryTree(1_000_000);
+  if (parts.has('sqlcipher'))
+    await run('sqlcipher', { backend: 'sqlite', path: join(dir, 'bench.db') });
   const schema = `bwk_bench_${randomBytes(4).toString('hex')}`;
   const client = new pg.Client({ connectionString: databaseUrl });
   let pgReady = false;
-  try {
-    await client.connect();
-    pgReady = true;
-  } catch (err) {
-    console.log(JSON.stringify({ backend: 'postgres', skipped: (err as Error).message }));
-  }
+  if (parts.has('postgres'))
+    try {
+      await client.connect();
+      pgReady = true;
+    } catch (err) {
+      console.log(JSON.stringify({ backend: 'postgres', skipped: (err as Error).message }));
+    }
   if (pgReady) {
     try {
       await run('postgres', { backend: 'postgres', url: databaseUrl, schema });

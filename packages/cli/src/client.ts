@@ -13,6 +13,20 @@ import {
   sysStatusSchema,
   type UnsealRequest,
 } from '@bulwark/protocol';
+import {
+  type AuditEntriesAnswer,
+  type AuditHeadsAnswer,
+  type AuditKeyAnswer,
+  type AuditVerifyAnswer,
+  auditEntriesSchema,
+  auditHeadsSchema,
+  auditKeySchema,
+  auditVerifySchema,
+  type ConsistencyAnswer,
+  consistencySchema,
+  type InclusionAnswer,
+  inclusionSchema,
+} from './audit/schemas.ts';
 
 /** The server answered with an error body `{ error: { code, message } }`. */
 export class ApiError extends Error {
@@ -42,6 +56,21 @@ export interface BulwarkClient {
   seal(operatorToken: string): Promise<SysStatus>;
   rekey(operatorToken: string, req: RekeyRequest): Promise<RekeyResponse>;
   setupLink(operatorToken: string): Promise<SetupLinkResponse>;
+  /** The audit ledger's routes (docs/api.md, "Audit ledger"), with the operator token. */
+  audit: AuditClient;
+}
+
+export interface AuditClient {
+  key(token: string): Promise<AuditKeyAnswer>;
+  /** The latest signed checkpoint note (the server signs one if there is none yet). */
+  checkpoint(token: string): Promise<string>;
+  /** Signs the current head now; its checkpoint note. */
+  signHead(token: string): Promise<string>;
+  inclusion(token: string, seq: number, size: number): Promise<InclusionAnswer>;
+  consistency(token: string, from: number, to: number): Promise<ConsistencyAnswer>;
+  entries(token: string, from: number, limit: number): Promise<AuditEntriesAnswer>;
+  heads(token: string): Promise<AuditHeadsAnswer>;
+  verify(token: string): Promise<AuditVerifyAnswer>;
 }
 
 export interface ClientOptions {
@@ -54,11 +83,13 @@ export interface ClientOptions {
 }
 
 /** Structural view of a zod schema, so this module needs no zod import. */
-interface Schema<T> {
+export interface Schema<T> {
   safeParse(value: unknown): { success: true; data: T } | { success: false };
 }
 
 const maxAnswerBytes = 1024 * 1024;
+/** Every signed head in one answer: a few hundred bytes each, unpaginated. */
+const maxHeadsBytes = 64 * 1024 * 1024;
 
 /** OpenSSL verification results (Node puts them in `err.code`). */
 const certificateErrors = new Set([
@@ -88,13 +119,14 @@ export function createClient(opts: ClientOptions): BulwarkClient {
   });
   const timeoutMs = opts.timeoutMs ?? 120_000;
 
-  function call<T>(
+  /** One request; resolves with the status and body of any complete answer. */
+  function send(
     method: 'GET' | 'POST',
     path: string,
     body: unknown,
-    schema: Schema<T>,
-    token?: string,
-  ): Promise<T> {
+    token: string | undefined,
+    limit: number,
+  ): Promise<{ status: number; raw: Buffer; url: URL }> {
     const url = new URL(path, opts.server);
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body), 'utf8');
     const headers: Record<string, string> = { accept: 'application/json' };
@@ -104,13 +136,13 @@ export function createClient(opts: ClientOptions): BulwarkClient {
     }
     if (token !== undefined) headers.authorization = `Bearer ${token}`;
 
-    return new Promise<T>((resolvePromise, reject) => {
+    return new Promise((resolvePromise, reject) => {
       const req = request(url, { method, agent, headers, timeout: timeoutMs }, (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (chunk: Buffer) => {
           size += chunk.length;
-          if (size > maxAnswerBytes) {
+          if (size > limit) {
             res.destroy();
             reject(new TransportError(`the answer from ${opts.server.origin} is too large`));
             return;
@@ -119,11 +151,7 @@ export function createClient(opts: ClientOptions): BulwarkClient {
         });
         res.on('error', (err) => reject(describeNetworkError(err, opts)));
         res.on('end', () => {
-          try {
-            resolvePromise(readAnswer(res.statusCode ?? 0, Buffer.concat(chunks), schema, url));
-          } catch (err) {
-            reject(err);
-          }
+          resolvePromise({ status: res.statusCode ?? 0, raw: Buffer.concat(chunks), url });
         });
       });
       req.on('timeout', () => {
@@ -136,6 +164,65 @@ export function createClient(opts: ClientOptions): BulwarkClient {
     });
   }
 
+  async function call<T>(
+    method: 'GET' | 'POST',
+    path: string,
+    body: unknown,
+    schema: Schema<T>,
+    token?: string,
+    limit = maxAnswerBytes,
+  ): Promise<T> {
+    const { status, raw, url } = await send(method, path, body, token, limit);
+    return readAnswer(status, raw, schema, url);
+  }
+
+  /** A `text/plain` answer (checkpoint notes); errors still come as JSON. */
+  async function callText(method: 'GET' | 'POST', path: string, token: string): Promise<string> {
+    const body = method === 'POST' ? {} : undefined;
+    const { status, raw, url } = await send(method, path, body, token, maxAnswerBytes);
+    if (status >= 200 && status < 300) {
+      try {
+        return new TextDecoder('utf-8', { fatal: true }).decode(raw);
+      } catch {
+        throw new TransportError(`the answer of ${url.origin}${url.pathname} is not UTF-8 text`);
+      }
+    }
+    return readAnswer(status, raw, { safeParse: () => ({ success: false }) }, url);
+  }
+
+  const audit: AuditClient = {
+    key: (token) => call('GET', 'v1/audit/key', undefined, auditKeySchema, token),
+    checkpoint: (token) => callText('GET', 'v1/audit/checkpoint', token),
+    signHead: (token) => callText('POST', 'v1/audit/checkpoint', token),
+    inclusion: (token, seq, size) =>
+      call(
+        'GET',
+        `v1/audit/proofs/inclusion?seq=${seq}&size=${size}`,
+        undefined,
+        inclusionSchema,
+        token,
+      ),
+    consistency: (token, from, to) =>
+      call(
+        'GET',
+        `v1/audit/proofs/consistency?from=${from}&to=${to}`,
+        undefined,
+        consistencySchema,
+        token,
+      ),
+    entries: (token, from, limit) =>
+      call(
+        'GET',
+        `v1/audit/entries?from=${from}&limit=${limit}`,
+        undefined,
+        auditEntriesSchema,
+        token,
+      ),
+    heads: (token) =>
+      call('GET', 'v1/audit/heads', undefined, auditHeadsSchema, token, maxHeadsBytes),
+    verify: (token) => call('POST', 'v1/audit/verify', {}, auditVerifySchema, token),
+  };
+
   return {
     status: () => call('GET', 'v1/sys/status', undefined, sysStatusSchema),
     init: (req) => call('POST', 'v1/sys/init', req, initResponseSchema),
@@ -144,6 +231,7 @@ export function createClient(opts: ClientOptions): BulwarkClient {
     seal: (token) => call('POST', 'v1/sys/seal', {}, sysStatusSchema, token),
     rekey: (token, req) => call('POST', 'v1/sys/rekey', req, rekeyResponseSchema, token),
     setupLink: (token) => call('POST', 'v1/sys/setup-link', {}, setupLinkResponseSchema, token),
+    audit,
   };
 }
 

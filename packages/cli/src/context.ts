@@ -11,6 +11,8 @@ export const exitCodes = {
   error: 1,
   /** The server refused the secret given (unseal), or is sealed / uninitialised (status). */
   refused: 2,
+  /** `bulwark audit`: the ledger or a proof failed to verify, or its history changed. */
+  auditFailed: 3,
   /** The person pressed Ctrl-C at a prompt (128 + SIGINT, as shells do). */
   cancelled: 130,
 } as const;

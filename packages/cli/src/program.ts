@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import packageJson from '../package.json' with { type: 'json' };
 import { ApiError, TransportError } from './client.ts';
+import { registerAudit } from './commands/audit.ts';
 import { registerInit } from './commands/init.ts';
 import { registerRekey } from './commands/rekey.ts';
 import { registerSeal } from './commands/seal.ts';
@@ -49,7 +50,7 @@ export function buildProgram(session: Session): Command {
   const program = new Command('bulwark')
     .description(
       'Operate a Bulwark server: initialise it, unseal and seal it, rotate its unseal ' +
-        'material, show its status.',
+        'material, show its status, verify and export its audit ledger.',
     )
     .version(packageJson.version, '-V, --version', 'print the version of this CLI')
     .option('--server <url>', `server URL (env BULWARK_SERVER; default ${defaultServer})`)
@@ -76,8 +77,8 @@ export function buildProgram(session: Session): Command {
         'or the environment; they are never printed or logged. Progress and messages go to\n' +
         'stderr; results (and --json output) go to stdout.\n' +
         '\nExit codes: 0 success; 1 error; 2 secret refused by `unseal`, current material\n' +
-        'refused by `rekey`, or server sealed or not initialised for `status`; 130 cancelled\n' +
-        'at a prompt.',
+        'refused by `rekey`, or server sealed or not initialised for `status`; 3 the audit\n' +
+        'ledger, a proof or its history failed to verify (`audit`); 130 cancelled at a prompt.',
     );
   registerInit(program, session);
   registerUnseal(program, session);
@@ -85,6 +86,7 @@ export function buildProgram(session: Session): Command {
   registerSetupLink(program, session);
   registerRekey(program, session);
   registerStatus(program, session);
+  registerAudit(program, session);
   return program;
 }
 

@@ -35,7 +35,7 @@ export function parseCheckpoint(note: string): Checkpoint {
     throw new CheckpointError('the checkpoint size is not a decimal number');
   }
   const rootHash = strictBase64(rootLine);
-  if (!rootHash || rootHash.length !== 32) {
+  if (rootHash?.length !== 32) {
     throw new CheckpointError('the checkpoint root hash is not 32 bytes of base64');
   }
   return { origin, size: Number(sizeLine), rootHash, note };
@@ -71,21 +71,15 @@ export function verifyCheckpointNote(note: string, verifierKey: string): Checkpo
 }
 
 function parseVerifierKey(text: string) {
-  const parts = text.split('+');
-  const [name, idHex, keyB64] = parts;
+  // name "+" 8 hex "+" base64: the base64 may itself hold "+", the name may not.
+  const match = /^([^+]+)\+([0-9a-f]{8})\+([A-Za-z0-9+/=]+)$/.exec(text);
+  const [, name, idHex, keyB64] = match ?? [];
   const encoded = strictBase64(keyB64 ?? '');
-  if (
-    parts.length !== 3 ||
-    !name ||
-    !/^[0-9a-f]{8}$/.test(idHex ?? '') ||
-    !encoded ||
-    encoded.length !== 33 ||
-    encoded[0] !== 0x01
-  ) {
+  if (!name || !idHex || encoded?.length !== 33 || encoded[0] !== 0x01) {
     throw new CheckpointError('the verifier key is not an Ed25519 note verifier key');
   }
   const keyId = createHash('sha256').update(name, 'utf8').update('\n').update(encoded).digest();
-  if (keyId.readUInt32BE(0) !== Number.parseInt(idHex ?? '', 16)) {
+  if (keyId.readUInt32BE(0) !== Number.parseInt(idHex, 16)) {
     throw new CheckpointError('the verifier key ID does not match its name and key');
   }
   const publicKey = createPublicKey({
