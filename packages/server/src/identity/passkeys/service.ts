@@ -205,25 +205,12 @@ export class PasskeyService {
   /** Creation options for the user an admin's enrolment link names. */
   async startEnrolment(token: string): Promise<Options<PublicKeyCredentialCreationOptionsJSON>> {
     const user = await this.#enrolmentUser(token);
-    const existing = await this.#store.listForUser(user.id);
-    const options = await this.#creationOptions({
-      userHandle: user.webauthnUserHandle,
-      userName: user.username ?? user.email ?? user.displayName,
-      displayName: user.displayName,
-      exclude: existing,
-    });
-    const data: RegistrationChallenge = {
+    return this.#startRegistrationFor(user, (challenge) => ({
       purpose: 'enrol',
-      challenge: options.challenge,
+      challenge,
       userId: user.id,
       linkHash: sha256(token),
-    };
-    const issued = await this.#challenges.issue('webauthn-registration', {
-      userId: user.id,
-      data,
-      ttlMs: CHALLENGE_TTL_MS,
-    });
-    return { challengeId: issued.id, options };
+    }));
   }
 
   /** Registers the invited user's passkey and logs them in; the link dies only on success. */
@@ -438,6 +425,18 @@ export class PasskeyService {
 
   async startRegistration(actor: Actor): Promise<Options<PublicKeyCredentialCreationOptionsJSON>> {
     const user = await this.#activeUser(actor.userId);
+    return this.#startRegistrationFor(user, (challenge) => ({
+      purpose: 'add',
+      challenge,
+      userId: user.id,
+    }));
+  }
+
+  /** Creation options for an existing user (their handle, their passkeys excluded) and the challenge kept for finishing. */
+  async #startRegistrationFor(
+    user: User,
+    challengeData: (challenge: string) => RegistrationChallenge,
+  ): Promise<Options<PublicKeyCredentialCreationOptionsJSON>> {
     const existing = await this.#store.listForUser(user.id);
     const options = await this.#creationOptions({
       userHandle: user.webauthnUserHandle,
@@ -445,14 +444,9 @@ export class PasskeyService {
       displayName: user.displayName,
       exclude: existing,
     });
-    const data: RegistrationChallenge = {
-      purpose: 'add',
-      challenge: options.challenge,
-      userId: user.id,
-    };
     const issued = await this.#challenges.issue('webauthn-registration', {
       userId: user.id,
-      data,
+      data: challengeData(options.challenge),
       ttlMs: CHALLENGE_TTL_MS,
     });
     return { challengeId: issued.id, options };
