@@ -316,4 +316,53 @@ describe('audit ledger failure', () => {
     const verify = await call('/v1/audit/verify', { method: 'POST', body: {} });
     assert.equal((verify.json as { ok: boolean }).ok, true, verify.body);
   });
+
+  it('self-service changes are recorded with their actor: recovery codes, password, sessions', async (t) => {
+    const dataDir = tempDir(t);
+    const server = await startTestServer(t, { dataDir, config: { auth: { passwords: true } } });
+    await server.request('/v1/sys/init', {
+      method: 'POST',
+      body: { passphrase: 'audit ledger passphrase' },
+    });
+    const identity = server.handle.identity();
+    const user = await identity.users.create({
+      displayName: 'Sam',
+      username: 'sam',
+      isAdmin: true,
+    });
+    const main = await identity.sessions.create(user.id, {
+      kind: 'bearer',
+      methods: ['passkey'],
+      stepUp: true,
+    });
+    const other = await identity.sessions.create(user.id, { kind: 'bearer', methods: ['passkey'] });
+    const headers = { authorization: `Bearer ${main.token}` };
+    const ok = async (path: string, method: string, body?: unknown) => {
+      const answer = await server.request(path, {
+        method,
+        headers,
+        ...(body === undefined ? {} : { body }),
+      });
+      assert.ok(answer.status < 300, `${method} ${path}: ${answer.body}`);
+    };
+    await ok('/v1/me/recovery-codes', 'POST', {});
+    await ok(`/v1/sessions/${other.session.id}`, 'DELETE');
+    await ok('/v1/me/password', 'PUT', { password: 'tangerine ladder quartz 9' });
+    await ok('/v1/sessions/revoke-others', 'POST', {});
+    const entries = (
+      (await server.request('/v1/audit/entries?limit=1000', { headers })).json as {
+        entries: (Entry & { entry: { actor: { userId: string | null } } })[];
+      }
+    ).entries;
+    for (const action of [
+      'recovery-codes.regenerate',
+      'session.revoke',
+      'password.set',
+      'session.revoke-others',
+    ]) {
+      const found = entries.find((e) => e.entry.action === action);
+      assert.ok(found, `${action} is recorded`);
+      assert.equal(found.entry.actor.userId, user.id);
+    }
+  });
 });

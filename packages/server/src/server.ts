@@ -350,10 +350,10 @@ export async function startServer(
     routes: [
       registerPasskeyRoutes(currentIdentity),
       registerPageRoutes,
-      (a) => registerSessionRoutes(a, currentIdentity),
+      (a) => registerSessionRoutes(a, currentIdentity, currentLedger),
       (a) => registerAdminUserRoutes(a, currentIdentity, currentLedger),
       (a) => registerAuditRoutes(a, currentLedger),
-      (a) => registerCredentialRoutes(a, currentIdentity, config, throttle),
+      (a) => registerCredentialRoutes(a, currentIdentity, config, throttle, currentLedger),
       (a) =>
         registerLdapRoutes(a, {
           identity: currentIdentity,

@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify';
+import type { AuditActor } from '../audit/ledger/entry.ts';
 import { BulwarkError } from '../errors.ts';
 import type { Actor } from './sessions/service.ts';
 
@@ -11,4 +12,18 @@ export function actorOf(req: FastifyRequest): Actor {
 /** The caller's address, for throttling. */
 export function sourceOf(req: FastifyRequest): string {
   return req.socket.remoteAddress ?? 'unknown';
+}
+
+/** The audit ledger's view of who made a change through this request. */
+export function auditActor(req: FastifyRequest): AuditActor {
+  const actor = req.actor;
+  return actor
+    ? {
+        kind: 'user',
+        userId: actor.userId,
+        sessionId: actor.sessionId,
+        source: sourceOf(req),
+        channel: 'api',
+      }
+    : { kind: 'system', source: sourceOf(req), channel: 'api' };
 }

@@ -1,3 +1,4 @@
+import type { AuditLedger } from '../audit/ledger/ledger.ts';
 import type { BulwarkConfig } from '../config/index.ts';
 import type { App } from '../http/app.ts';
 import type { IdentityContext } from './context.ts';
@@ -14,12 +15,13 @@ export function registerCredentialRoutes(
   identity: () => IdentityContext,
   config: BulwarkConfig,
   throttle: LoginThrottle,
+  audit: () => AuditLedger,
 ) {
   const sessionMaxAgeSeconds = defaultSessionPolicy.absoluteHours * 3600;
   const totp = () => identity().totp;
   const recovery = () => identity().recovery;
-  registerTotpRoutes(app, { identity, totp, throttle });
-  registerRecoveryRoutes(app, { identity, recovery, throttle, sessionMaxAgeSeconds });
+  registerTotpRoutes(app, { identity, totp, throttle, audit });
+  registerRecoveryRoutes(app, { identity, recovery, throttle, sessionMaxAgeSeconds, audit });
   const sms = config.auth.sms.enabled
     ? () => {
         const service = identity().sms;
@@ -36,6 +38,7 @@ export function registerCredentialRoutes(
     throttle,
     passwordsAllowed: config.auth.passwords,
     sessionMaxAgeSeconds,
+    audit,
   });
   if (sms) registerSmsRoutes(app, sms);
 }

@@ -30,6 +30,16 @@ export class Storage {
     this.fields = fields;
   }
 
+  /**
+   * Runs `fn` in a transaction — or, when this Storage is already bound to
+   * one (a change recorded together with its audit entry), inside that one:
+   * Kysely has no nested transactions, and the outer one must stay atomic.
+   */
+  transaction<T>(fn: (trx: Kysely<Tables>) => Promise<T>): Promise<T> {
+    if (this.db.isTransaction) return fn(this.db);
+    return this.db.transaction().execute(fn);
+  }
+
   async close(): Promise<void> {
     this.fields.wipe();
     await this.db.destroy();

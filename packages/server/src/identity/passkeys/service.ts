@@ -169,7 +169,7 @@ export class PasskeyService {
     const link = await this.#challenges.consume('setup-link', input.token);
     if (!link) throw new BulwarkError('link_invalid');
     const now = this.#clock.now().toISOString();
-    const user = await this.#storage.db.transaction().execute(async (trx) => {
+    const user = await this.#storage.transaction(async (trx) => {
       const tx = new Storage(trx, this.#storage.backend, this.#storage.fields);
       // Re-checked inside the transaction: two links raced to the finish.
       const store = new PasskeyStore(tx);

@@ -1,7 +1,8 @@
 import { z } from 'zod';
+import type { AuditLedger } from '../../audit/ledger/ledger.ts';
 import { BulwarkError } from '../../errors.ts';
 import type { App } from '../../http/app.ts';
-import { actorOf, sourceOf } from '../actor.ts';
+import { actorOf, auditActor, sourceOf } from '../actor.ts';
 import type { IdentityContext } from '../context.ts';
 import type { LoginThrottle } from '../login-throttle.ts';
 import type { RecoveryCodeService } from '../recovery/service.ts';
@@ -9,6 +10,7 @@ import { setSessionCookie } from '../session-cookie.ts';
 import type { AuthMethod } from '../sessions/service.ts';
 import type { SmsCodeService } from '../sms/service.ts';
 import type { TotpService } from '../totp/service.ts';
+import { changeWithAudit } from '../transactional.ts';
 import type { PasswordService } from './service.ts';
 
 type SecondFactor = 'totp' | 'recovery-code' | 'sms';
@@ -45,6 +47,7 @@ export interface PasswordRouteDeps {
   throttle: LoginThrottle;
   passwordsAllowed: boolean;
   sessionMaxAgeSeconds: number;
+  audit: () => AuditLedger;
 }
 
 /**
@@ -167,13 +170,20 @@ export function registerPasswordRoutes(app: App, deps: PasswordRouteDeps) {
       const { password } = setPasswordBody.parse(req.body);
       const user = await deps.identity().users.get(actor.userId);
       if (!user) throw new BulwarkError('unauthenticated');
-      await deps.passwords().setPassword(user.id, password, {
-        ...(user.username ? { username: user.username } : {}),
-        ...(user.email ? { email: user.email } : {}),
-        displayName: user.displayName,
+      await changeWithAudit(deps.identity(), deps.audit(), async (tx) => {
+        await tx.passwords.setPassword(user.id, password, {
+          ...(user.username ? { username: user.username } : {}),
+          ...(user.email ? { email: user.email } : {}),
+          displayName: user.displayName,
+        });
+        // A new password ends every other session (it may have been changed because of a leak).
+        await tx.sessions.revokeAllForUser(user.id, 'password-changed', actor.sessionId);
+        await tx.record({
+          action: 'password.set',
+          actor: auditActor(req),
+          target: { type: 'user', id: user.id },
+        });
       });
-      // A new password ends every other session (it may have been changed because of a leak).
-      await deps.identity().sessions.revokeAllForUser(user.id, 'password-changed', actor.sessionId);
       return reply.status(204).send();
     },
   );
@@ -182,9 +192,17 @@ export function registerPasswordRoutes(app: App, deps: PasswordRouteDeps) {
     '/v1/me/password',
     { config: { access: 'authenticated', stepUp: true } },
     async (req, reply) => {
-      if (!(await deps.passwords().remove(actorOf(req).userId))) {
-        throw new BulwarkError('not_found', 'No password is set.');
-      }
+      const userId = actorOf(req).userId;
+      await changeWithAudit(deps.identity(), deps.audit(), async (tx) => {
+        if (!(await tx.passwords.remove(userId))) {
+          throw new BulwarkError('not_found', 'No password is set.');
+        }
+        await tx.record({
+          action: 'password.remove',
+          actor: auditActor(req),
+          target: { type: 'user', id: userId },
+        });
+      });
       return reply.status(204).send();
     },
   );

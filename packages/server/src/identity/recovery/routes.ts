@@ -1,10 +1,12 @@
 import { z } from 'zod';
+import type { AuditLedger } from '../../audit/ledger/ledger.ts';
 import { BulwarkError } from '../../errors.ts';
 import type { App } from '../../http/app.ts';
-import { actorOf, sourceOf } from '../actor.ts';
+import { actorOf, auditActor, sourceOf } from '../actor.ts';
 import type { IdentityContext } from '../context.ts';
 import type { LoginThrottle } from '../login-throttle.ts';
 import { setSessionCookie } from '../session-cookie.ts';
+import { changeWithAudit } from '../transactional.ts';
 import type { RecoveryCodeService } from './service.ts';
 
 const recoveryLoginBody = z
@@ -22,17 +24,30 @@ export function registerRecoveryRoutes(
     recovery: () => RecoveryCodeService;
     throttle: LoginThrottle;
     sessionMaxAgeSeconds: number;
+    audit: () => AuditLedger;
   },
 ) {
   /** Shown once; the old set dies. */
   app.post(
     '/v1/me/recovery-codes',
     { config: { access: 'authenticated', stepUp: true } },
-    async (req) => ({
-      codes: await deps.recovery().generate(actorOf(req).userId),
-      warning:
-        'Store these codes somewhere safe and offline; each works once. They are not shown again.',
-    }),
+    async (req) => {
+      const userId = actorOf(req).userId;
+      const codes = await changeWithAudit(deps.identity(), deps.audit(), async (tx) => {
+        const fresh = await tx.recovery.generate(userId);
+        await tx.record({
+          action: 'recovery-codes.regenerate',
+          actor: auditActor(req),
+          target: { type: 'user', id: userId },
+        });
+        return fresh;
+      });
+      return {
+        codes,
+        warning:
+          'Store these codes somewhere safe and offline; each works once. They are not shown again.',
+      };
+    },
   );
 
   app.get('/v1/me/recovery-codes', { config: { access: 'authenticated' } }, async (req) => ({

@@ -17,7 +17,7 @@ export class RecoveryCodeStore {
     rows: { id: string; codeHash: string }[],
     nowIso: string,
   ): Promise<void> {
-    await this.#storage.db.transaction().execute(async (trx) => {
+    await this.#storage.transaction(async (trx) => {
       if (this.#storage.backend === 'postgres') {
         // Two concurrent regenerations under READ COMMITTED would each miss
         // the other's fresh rows in their DELETE and leave both sets valid.

@@ -1,13 +1,19 @@
 import { z } from 'zod';
+import type { AuditLedger } from '../../audit/ledger/ledger.ts';
 import { BulwarkError } from '../../errors.ts';
 import type { App } from '../../http/app.ts';
-import { actorOf } from '../actor.ts';
+import { actorOf, auditActor } from '../actor.ts';
 import type { IdentityContext } from '../context.ts';
+import { changeWithAudit } from '../transactional.ts';
 
 const idParams = z.object({ id: z.uuid('expected a session or user id') }).strict();
 
-/** One's own sessions and devices; admins end anyone's. */
-export function registerSessionRoutes(app: App, identity: () => IdentityContext) {
+/** One's own sessions and devices; admins end anyone's. Ending sessions is recorded. */
+export function registerSessionRoutes(
+  app: App,
+  identity: () => IdentityContext,
+  audit: () => AuditLedger,
+) {
   app.get('/v1/sessions', { config: { access: 'authenticated' } }, async (req) => {
     const actor = actorOf(req);
     return { sessions: await identity().sessions.list(actor.userId, actor.sessionId) };
@@ -16,24 +22,43 @@ export function registerSessionRoutes(app: App, identity: () => IdentityContext)
   app.delete('/v1/sessions/:id', { config: { access: 'authenticated' } }, async (req, reply) => {
     const actor = actorOf(req);
     const { id } = idParams.parse(req.params);
-    await identity().sessions.revokeOwn(actor.userId, id);
+    await changeWithAudit(identity(), audit(), async (tx) => {
+      await tx.sessions.revokeOwn(actor.userId, id);
+      await tx.record({
+        action: 'session.revoke',
+        actor: auditActor(req),
+        target: { type: 'session', id },
+      });
+    });
     return reply.status(204).send();
   });
 
   app.post('/v1/sessions/revoke-others', { config: { access: 'authenticated' } }, async (req) => {
     const actor = actorOf(req);
-    const revoked = await identity().sessions.revokeAllForUser(
-      actor.userId,
-      'user',
-      actor.sessionId,
-    );
+    const revoked = await changeWithAudit(identity(), audit(), async (tx) => {
+      const n = await tx.sessions.revokeAllForUser(actor.userId, 'user', actor.sessionId);
+      await tx.record({
+        action: 'session.revoke-others',
+        actor: auditActor(req),
+        target: { type: 'user', id: actor.userId },
+        after: { revoked: n },
+      });
+      return n;
+    });
     return { revoked };
   });
 
+  /** Viewing another person's sessions is a sensitive read: recorded. */
   app.get('/v1/admin/users/:id/sessions', { config: { access: 'admin' } }, async (req) => {
     const { id } = idParams.parse(req.params);
     if (!(await identity().users.get(id))) throw new BulwarkError('not_found', 'No such user.');
-    return { sessions: await identity().sessions.list(id, null) };
+    const sessions = await identity().sessions.list(id, null);
+    await audit().record({
+      action: 'session.list-other',
+      actor: auditActor(req),
+      target: { type: 'user', id },
+    });
+    return { sessions };
   });
 
   app.post(
@@ -42,7 +67,17 @@ export function registerSessionRoutes(app: App, identity: () => IdentityContext)
     async (req) => {
       const { id } = idParams.parse(req.params);
       if (!(await identity().users.get(id))) throw new BulwarkError('not_found', 'No such user.');
-      return { revoked: await identity().sessions.revokeAllForUser(id, 'admin') };
+      const revoked = await changeWithAudit(identity(), audit(), async (tx) => {
+        const n = await tx.sessions.revokeAllForUser(id, 'admin');
+        await tx.record({
+          action: 'session.revoke-all',
+          actor: auditActor(req),
+          target: { type: 'user', id },
+          after: { revoked: n },
+        });
+        return n;
+      });
+      return { revoked };
     },
   );
 }

@@ -54,7 +54,7 @@ export class SmsStore {
   async setNumber(userId: string, phone: string, now: Date): Promise<void> {
     const at = now.toISOString();
     const phoneEnc = this.#storage.fields.encrypt(phoneContext(userId), phone);
-    await this.#storage.db.transaction().execute(async (trx) => {
+    await this.#storage.transaction(async (trx) => {
       await trx
         .insertInto('sms_numbers')
         .values({ user_id: userId, phone_enc: phoneEnc, confirmed_at: null, created_at: at })
@@ -86,7 +86,7 @@ export class SmsStore {
 
   async removeNumber(userId: string, now: Date): Promise<boolean> {
     const at = now.toISOString();
-    return this.#storage.db.transaction().execute(async (trx) => {
+    return this.#storage.transaction(async (trx) => {
       const result = await trx
         .deleteFrom('sms_numbers')
         .where('user_id', '=', userId)
@@ -120,7 +120,7 @@ export class SmsStore {
   }): Promise<boolean> {
     const at = c.now.toISOString();
     const dataEnc = this.#storage.fields.encrypt(challengeContext(c.idHash), c.codeHash);
-    return this.#storage.db.transaction().execute(async (trx) => {
+    return this.#storage.transaction(async (trx) => {
       const recent = await trx
         .selectFrom('auth_challenges')
         .select((eb) => eb.fn.countAll<number | string>().as('n'))

@@ -1,9 +1,11 @@
 import { z } from 'zod';
+import type { AuditLedger } from '../../audit/ledger/ledger.ts';
 import { BulwarkError } from '../../errors.ts';
 import type { App } from '../../http/app.ts';
-import { actorOf, sourceOf } from '../actor.ts';
+import { actorOf, auditActor, sourceOf } from '../actor.ts';
 import type { IdentityContext } from '../context.ts';
 import type { LoginThrottle } from '../login-throttle.ts';
+import { changeWithAudit } from '../transactional.ts';
 import type { TotpService } from './service.ts';
 
 /** Spaces are how people copy codes ("123 456"); the service wants six digits. */
@@ -18,19 +20,33 @@ const codeBody = z
 
 export function registerTotpRoutes(
   app: App,
-  deps: { identity: () => IdentityContext; totp: () => TotpService; throttle: LoginThrottle },
+  deps: {
+    identity: () => IdentityContext;
+    totp: () => TotpService;
+    throttle: LoginThrottle;
+    audit: () => AuditLedger;
+  },
 ) {
   app.post('/v1/me/totp', { config: { access: 'authenticated', stepUp: true } }, async (req) => {
     const actor = actorOf(req);
     const user = await deps.identity().users.get(actor.userId);
     if (!user) throw new BulwarkError('unauthenticated');
+    // An unconfirmed secret is not a credential yet: the ledger records the confirmation.
     const enrolment = await deps.totp().beginEnrolment(user.id, user.username ?? user.displayName);
     return { ...enrolment, next: 'POST /v1/me/totp/confirm with a code from your app' };
   });
 
   app.post('/v1/me/totp/confirm', { config: { access: 'authenticated' } }, async (req) => {
     const { code } = codeBody.parse(req.body);
-    await deps.totp().confirmEnrolment(actorOf(req).userId, code);
+    const userId = actorOf(req).userId;
+    await changeWithAudit(deps.identity(), deps.audit(), async (tx) => {
+      await tx.totp.confirmEnrolment(userId, code);
+      await tx.record({
+        action: 'totp.enrol',
+        actor: auditActor(req),
+        target: { type: 'user', id: userId },
+      });
+    });
     return { enrolled: true };
   });
 
@@ -38,9 +54,17 @@ export function registerTotpRoutes(
     '/v1/me/totp',
     { config: { access: 'authenticated', stepUp: true } },
     async (req, reply) => {
-      if (!(await deps.totp().remove(actorOf(req).userId))) {
-        throw new BulwarkError('not_found', 'No authenticator app is set up.');
-      }
+      const userId = actorOf(req).userId;
+      await changeWithAudit(deps.identity(), deps.audit(), async (tx) => {
+        if (!(await tx.totp.remove(userId))) {
+          throw new BulwarkError('not_found', 'No authenticator app is set up.');
+        }
+        await tx.record({
+          action: 'totp.remove',
+          actor: auditActor(req),
+          target: { type: 'user', id: userId },
+        });
+      });
       return reply.status(204).send();
     },
   );
