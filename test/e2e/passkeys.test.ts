@@ -261,5 +261,18 @@ describe('passkeys in Chromium', () => {
     });
     assert.equal(disabled.status, 200, disabled.body);
     assert.equal((await call(page, 'GET', '/v1/me')).status, 401);
+
+    // Every step is in the audit ledger, attributed to whoever did it.
+    const ledger = await server.request('/v1/audit/entries?limit=1000', { headers: asAdmin });
+    const entries = (
+      ledger.json as { entries: { entry: { action: string; actor: { userId: string | null } } }[] }
+    ).entries;
+    const by = (action: string) =>
+      entries.filter((e) => e.entry.action === action).map((e) => e.entry.actor.userId);
+    assert.deepEqual(by('user.create'), [admin.id]);
+    assert.ok(by('passkey.add').includes(user.id));
+    assert.ok(by('session.create').includes(user.id));
+    assert.ok(by('session.logout').includes(user.id));
+    assert.deepEqual(by('user.status'), [admin.id]);
   });
 });

@@ -348,7 +348,7 @@ export async function startServer(
     allowRemoteInit: config.init.allowRemote,
     identity: currentIdentity,
     routes: [
-      registerPasskeyRoutes(currentIdentity),
+      registerPasskeyRoutes(currentIdentity, currentLedger),
       registerPageRoutes,
       (a) => registerSessionRoutes(a, currentIdentity, currentLedger),
       (a) => registerAdminUserRoutes(a, currentIdentity, currentLedger),

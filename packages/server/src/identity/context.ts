@@ -36,6 +36,8 @@ export interface IdentityContext {
   sessions: SessionService;
   relyingParty: RelyingParty;
   passkeys: PasskeyService;
+  /** The registration policy, for services built per transaction. */
+  passkeyPolicy: PasskeyPolicy;
   totp: TotpService;
   recovery: RecoveryCodeService;
   passwords: PasswordService;
@@ -85,6 +87,7 @@ export function buildIdentityContext(opts: {
     sessions,
     relyingParty: opts.relyingParty,
     passkeys,
+    passkeyPolicy: opts.passkeyPolicy ?? {},
     totp: new TotpService({ storage, clock, issuer: opts.totpIssuer ?? 'Bulwark' }),
     recovery: new RecoveryCodeService({ storage, hasher, clock }),
     passwords: new PasswordService({ storage, clock }),

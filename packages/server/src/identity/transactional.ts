@@ -1,7 +1,9 @@
 import type { AuditEvent } from '../audit/ledger/entry.ts';
 import type { AuditLedger } from '../audit/ledger/ledger.ts';
 import { Storage } from '../storage/storage.ts';
+import { ChallengeStore } from './challenges/challenge-store.ts';
 import type { IdentityContext } from './context.ts';
+import { PasskeyService } from './passkeys/service.ts';
 import { PasswordService } from './passwords/service.ts';
 import { RecoveryCodeService } from './recovery/service.ts';
 import { SessionService } from './sessions/service.ts';
@@ -17,6 +19,7 @@ export interface TransactionalIdentity {
   totp: TotpService;
   recovery: RecoveryCodeService;
   passwords: PasswordService;
+  passkeys: PasskeyService;
   /** Appends the change's ledger entry in this same transaction. */
   record(event: AuditEvent): Promise<void>;
 }
@@ -36,10 +39,20 @@ export async function changeWithAudit<T>(
     const storage = new Storage(trx, outer.backend, outer.fields);
     const users = new UserStore(storage);
     const { clock, hasher } = identity;
+    const sessions = new SessionService({ store: new SessionStore(storage), users, hasher, clock });
     return change({
       storage,
       users,
-      sessions: new SessionService({ store: new SessionStore(storage), users, hasher, clock }),
+      sessions,
+      passkeys: new PasskeyService({
+        storage,
+        users,
+        challenges: new ChallengeStore({ storage, hasher, clock }),
+        sessions,
+        relyingParty: identity.relyingParty,
+        clock,
+        policy: identity.passkeyPolicy,
+      }),
       totp: new TotpService({ storage, clock, issuer: 'Bulwark' }),
       recovery: new RecoveryCodeService({ storage, hasher, clock }),
       passwords: new PasswordService({ storage, clock }),

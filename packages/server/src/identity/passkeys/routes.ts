@@ -11,10 +11,12 @@ import {
 } from '@bulwark/protocol';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import type { AuditLedger } from '../../audit/ledger/ledger.ts';
 import type { App } from '../../http/app.ts';
-import { actorOf } from '../actor.ts';
+import { actorOf, auditActor, sourceOf } from '../actor.ts';
 import type { IdentityContext } from '../context.ts';
 import { clearSessionCookie, setSessionCookie } from '../session-cookie.ts';
+import { changeWithAudit, type TransactionalIdentity } from '../transactional.ts';
 import type { NewSession } from './service.ts';
 import { issueSetupLink } from './setup-link.ts';
 
@@ -38,7 +40,9 @@ function startSession(reply: FastifyReply, session: NewSession, kind: 'cookie' |
 }
 
 /** Passkey setup, login, step-up, logout and managing one's passkeys. */
-export function registerPasskeyRoutes(identity: () => IdentityContext) {
+export function registerPasskeyRoutes(identity: () => IdentityContext, audit: () => AuditLedger) {
+  const change = <T>(fn: (tx: TransactionalIdentity) => Promise<T>) =>
+    changeWithAudit(identity(), audit(), fn);
   return (app: App): void => {
     const anonymous = { config: { access: 'anonymous' as const }, bodyLimit: AUTH_BODY_LIMIT };
     // The app's auth hook sets req.actor and enforces admin and step-up.
@@ -64,7 +68,27 @@ export function registerPasskeyRoutes(identity: () => IdentityContext) {
 
     app.post('/v1/auth/setup/verify', anonymous, async (req, reply) => {
       const body = setupVerifyRequestSchema.parse(req.body);
-      const session = await identity().passkeys.finishSetup({ ...body, device: deviceOf(req) });
+      const session = await change(async (tx) => {
+        const made = await tx.passkeys.finishSetup({ ...body, device: deviceOf(req) });
+        const actor = {
+          kind: 'user' as const,
+          userId: made.user.id,
+          source: sourceOf(req),
+          channel: 'web' as const,
+        };
+        await tx.record({
+          action: 'user.create-first-admin',
+          actor,
+          target: { type: 'user', id: made.user.id },
+          after: made.user,
+        });
+        await tx.record({
+          action: 'passkey.add',
+          actor,
+          target: { type: 'user', id: made.user.id },
+        });
+        return made;
+      });
       return startSession(reply, session, 'cookie');
     });
 
@@ -75,7 +99,15 @@ export function registerPasskeyRoutes(identity: () => IdentityContext) {
 
     app.post('/v1/auth/enrol/verify', anonymous, async (req, reply) => {
       const body = enrolVerifyRequestSchema.parse(req.body);
-      const session = await identity().passkeys.finishEnrolment({ ...body, device: deviceOf(req) });
+      const session = await change(async (tx) => {
+        const made = await tx.passkeys.finishEnrolment({ ...body, device: deviceOf(req) });
+        await tx.record({
+          action: 'passkey.add',
+          actor: { kind: 'user', userId: made.user.id, source: sourceOf(req), channel: 'web' },
+          target: { type: 'user', id: made.user.id },
+        });
+        return made;
+      });
       return startSession(reply, session, 'cookie');
     });
 
@@ -86,19 +118,35 @@ export function registerPasskeyRoutes(identity: () => IdentityContext) {
 
     app.post('/v1/auth/passkey/login/verify', anonymous, async (req, reply) => {
       const body = loginVerifyRequestSchema.parse(req.body);
-      const session = await identity().passkeys.finishLogin({
-        challengeId: body.challengeId,
-        response: body.response,
-        session: body.session,
-        device: deviceOf(req),
-        log: req.log,
+      const session = await change(async (tx) => {
+        const made = await tx.passkeys.finishLogin({
+          challengeId: body.challengeId,
+          response: body.response,
+          session: body.session,
+          device: deviceOf(req),
+          log: req.log,
+        });
+        await tx.record({
+          action: 'session.create',
+          actor: { kind: 'user', userId: made.user.id, source: sourceOf(req), channel: 'web' },
+          target: { type: 'user', id: made.user.id },
+          after: { methods: ['passkey'] },
+        });
+        return made;
       });
       return startSession(reply, session, body.session);
     });
 
     app.post('/v1/auth/logout', authenticated, async (req, reply) => {
       const actor = actorOf(req);
-      await identity().sessions.revokeOwn(actor.userId, actor.sessionId);
+      await change(async (tx) => {
+        await tx.sessions.revokeOwn(actor.userId, actor.sessionId);
+        await tx.record({
+          action: 'session.logout',
+          actor: auditActor(req),
+          target: { type: 'session', id: actor.sessionId },
+        });
+      });
       clearSessionCookie(reply);
       return reply.status(204).send();
     });
@@ -110,7 +158,15 @@ export function registerPasskeyRoutes(identity: () => IdentityContext) {
 
     app.post('/v1/auth/step-up/verify', authenticated, async (req) => {
       const body = stepUpVerifyRequestSchema.parse(req.body);
-      return identity().passkeys.finishStepUp(actorOf(req), { ...body, log: req.log });
+      return change(async (tx) => {
+        const result = await tx.passkeys.finishStepUp(actorOf(req), { ...body, log: req.log });
+        await tx.record({
+          action: 'session.step-up',
+          actor: auditActor(req),
+          target: { type: 'session', id: actorOf(req).sessionId },
+        });
+        return result;
+      });
     });
 
     app.get('/v1/me', authenticated, async (req) => {
@@ -133,18 +189,43 @@ export function registerPasskeyRoutes(identity: () => IdentityContext) {
 
     app.post('/v1/me/passkeys/verify', sensitive, async (req) => {
       const body = passkeyRegisterVerifyRequestSchema.parse(req.body);
-      return { passkey: await identity().passkeys.finishRegistration(actorOf(req), body) };
+      const passkey = await change(async (tx) => {
+        const added = await tx.passkeys.finishRegistration(actorOf(req), body);
+        await tx.record({
+          action: 'passkey.add',
+          actor: auditActor(req),
+          target: { type: 'passkey', id: added.id },
+        });
+        return added;
+      });
+      return { passkey };
     });
 
     app.patch('/v1/me/passkeys/:id', authenticated, async (req) => {
       const { id } = idParamsSchema.parse(req.params);
       const { name } = passkeyRenameRequestSchema.parse(req.body);
-      return { passkey: await identity().passkeys.rename(actorOf(req).userId, id, name) };
+      const passkey = await change(async (tx) => {
+        const renamed = await tx.passkeys.rename(actorOf(req).userId, id, name);
+        await tx.record({
+          action: 'passkey.rename',
+          actor: auditActor(req),
+          target: { type: 'passkey', id },
+        });
+        return renamed;
+      });
+      return { passkey };
     });
 
     app.delete('/v1/me/passkeys/:id', sensitive, async (req, reply) => {
       const { id } = idParamsSchema.parse(req.params);
-      await identity().passkeys.remove(actorOf(req).userId, id);
+      await change(async (tx) => {
+        await tx.passkeys.remove(actorOf(req).userId, id);
+        await tx.record({
+          action: 'passkey.remove',
+          actor: auditActor(req),
+          target: { type: 'passkey', id },
+        });
+      });
       return reply.status(204).send();
     });
   };
