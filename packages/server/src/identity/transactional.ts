@@ -15,6 +15,7 @@ import { UserStore } from './user-store.ts';
 export interface TransactionalIdentity {
   storage: Storage;
   users: UserStore;
+  challenges: ChallengeStore;
   sessions: SessionService;
   totp: TotpService;
   recovery: RecoveryCodeService;
@@ -40,14 +41,16 @@ export async function changeWithAudit<T>(
     const users = new UserStore(storage);
     const { clock, hasher } = identity;
     const sessions = new SessionService({ store: new SessionStore(storage), users, hasher, clock });
+    const challenges = new ChallengeStore({ storage, hasher, clock });
     return change({
       storage,
       users,
+      challenges,
       sessions,
       passkeys: new PasskeyService({
         storage,
         users,
-        challenges: new ChallengeStore({ storage, hasher, clock }),
+        challenges,
         sessions,
         relyingParty: identity.relyingParty,
         clock,

@@ -142,17 +142,27 @@ export function registerPasswordRoutes(app: App, deps: PasswordRouteDeps) {
         deps.throttle.failure(username, source);
         throw new BulwarkError('login_failed');
       }
-      if (!(await identity.challenges.consume('second-factor', body.challengeId))) {
-        throw new BulwarkError('login_failed', 'The login expired; start again.');
-      }
-      deps.throttle.success(username, source);
       const authMethods: AuthMethod[] = ['password', body.method];
-      const { token, session } = await identity.sessions.create(userId, {
-        kind: body.session,
-        methods: authMethods,
-        device: req.headers['user-agent'] ?? null,
-        stepUp: body.method === 'totp',
+      // The pending login is spent, the session made and the login recorded together.
+      const made = await changeWithAudit(identity, deps.audit(), async (tx) => {
+        if (!(await tx.challenges.consume('second-factor', body.challengeId))) return null;
+        const created = await tx.sessions.create(userId, {
+          kind: body.session,
+          methods: authMethods,
+          device: req.headers['user-agent'] ?? null,
+          stepUp: body.method === 'totp',
+        });
+        await tx.record({
+          action: 'session.create',
+          actor: { kind: 'user', userId, source, channel: 'web' },
+          target: { type: 'user', id: userId },
+          after: { methods: authMethods },
+        });
+        return created;
       });
+      if (!made) throw new BulwarkError('login_failed', 'The login expired; start again.');
+      deps.throttle.success(username, source);
+      const { token, session } = made;
       if (body.session === 'cookie') {
         setSessionCookie(reply, token, deps.sessionMaxAgeSeconds);
         return { session: { id: session.id, methods: authMethods } };

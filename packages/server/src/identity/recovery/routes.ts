@@ -65,20 +65,31 @@ export function registerRecoveryRoutes(
     deps.throttle.check(body.username, source);
     const identity = deps.identity();
     const user = await identity.users.findByUsername(body.username);
-    const ok =
-      user !== null &&
-      user.status === 'active' &&
-      (await deps.recovery().redeem(user.id, body.code));
-    if (!ok || !user) {
+    // The code is spent, the session made and the login recorded together.
+    const made =
+      user && user.status === 'active'
+        ? await changeWithAudit(identity, deps.audit(), async (tx) => {
+            if (!(await tx.recovery.redeem(user.id, body.code))) return null;
+            const created = await tx.sessions.create(user.id, {
+              kind: body.session,
+              methods: ['recovery-code'],
+              device: req.headers['user-agent'] ?? null,
+            });
+            await tx.record({
+              action: 'session.create',
+              actor: { kind: 'user', userId: user.id, source, channel: 'web' },
+              target: { type: 'user', id: user.id },
+              after: { methods: ['recovery-code'] },
+            });
+            return created;
+          })
+        : null;
+    if (!made || !user) {
       deps.throttle.failure(body.username, source);
       throw new BulwarkError('login_failed');
     }
     deps.throttle.success(body.username, source);
-    const { token, session } = await identity.sessions.create(user.id, {
-      kind: body.session,
-      methods: ['recovery-code'],
-      device: req.headers['user-agent'] ?? null,
-    });
+    const { token, session } = made;
     if (body.session === 'cookie') {
       setSessionCookie(reply, token, deps.sessionMaxAgeSeconds);
       return {
