@@ -3,7 +3,7 @@ import { promises as fs, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { StorageBackend } from '@bulwark/protocol';
-import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import { FileMigrationProvider, Migrator } from 'kysely/migration';
 import { BulwarkError } from '../errors.ts';
 import type { RootKey } from '../keys/root-key.ts';
@@ -175,12 +175,21 @@ async function readMeta(
   cfg: StorageConfig,
   key: string,
 ): Promise<string | undefined> {
-  // PostgreSQL introspection lists every schema's tables; only ours counts.
-  const tables = await storage.db.introspection.getTables();
-  const ours = tables.some(
-    (t) => t.name === 'bulwark_meta' && (cfg.backend === 'sqlite' || t.schema === cfg.schema),
-  );
-  if (!ours) return undefined;
+  // A direct catalog look-up in our own schema: Kysely's introspection scans
+  // every schema of the database (and trips over tables dropped meanwhile).
+  const exists =
+    cfg.backend === 'sqlite'
+      ? await sql<{
+          n: number;
+        }>`select count(*) as n from sqlite_master where type = 'table' and name = 'bulwark_meta'`.execute(
+          storage.db,
+        )
+      : await sql<{
+          n: number;
+        }>`select count(*)::int as n from information_schema.tables where table_schema = ${cfg.schema} and table_name = 'bulwark_meta'`.execute(
+          storage.db,
+        );
+  if (Number(exists.rows[0]?.n ?? 0) === 0) return undefined;
   const row = await storage.db
     .selectFrom('bulwark_meta')
     .select('value')
