@@ -106,6 +106,7 @@ async function setup(
       (a) =>
         registerOidcRoutes(a, {
           identity,
+          audit: () => server.handle.ledger(),
           oidc: () => {
             if (!service) throw new Error('OIDC not configured yet');
             return service;

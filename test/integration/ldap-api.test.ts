@@ -97,6 +97,13 @@ describe('LDAP login over the API', () => {
     );
     assert.equal((await login('bob', testUsers.bob.password)).status, 401);
 
+    // LDAP logins are in the ledger, attributed to the directory user.
+    const ledger = await server.handle.ledger().entries(0, 1000);
+    const logins = ledger
+      .filter((e) => e.entry.action === 'session.create')
+      .map((e) => e.entry.actor.userId);
+    assert.ok(aliceUser && logins.includes(aliceUser.id));
+
     // The directory goes away: a clear 503, nothing changed.
     await slapd.stop();
     const down = await login('alice', testUsers.alice.password);

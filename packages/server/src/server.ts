@@ -82,6 +82,8 @@ export interface ServerHandle {
   storage(): Storage;
   /** The identity services while unsealed. */
   identity(): IdentityContext;
+  /** The audit ledger while unsealed. */
+  ledger(): AuditLedger;
   url: string;
   close(): Promise<void>;
 }
@@ -364,6 +366,7 @@ export async function startServer(
           throttle,
           sessionMaxAgeSeconds: defaultSessionPolicy.absoluteHours * 3600,
           logger: opts.logger,
+          audit: currentLedger,
         }),
       (a) =>
         registerOidcRoutes(a, {
@@ -372,6 +375,7 @@ export async function startServer(
             if (!oidcService) throw new BulwarkError('sealed');
             return oidcService;
           },
+          audit: currentLedger,
         }),
     ],
     // The first admin registers through a one-time link printed with the init answer.
@@ -429,6 +433,7 @@ export async function startServer(
       if (!identity) throw new BulwarkError('sealed');
       return identity;
     },
+    ledger: currentLedger,
     url: `https://${host}:${port}`,
     async close() {
       ldapSchedule.stop();

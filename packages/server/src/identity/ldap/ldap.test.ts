@@ -15,6 +15,8 @@ import {
 } from '../../../../../test/support/slapd.ts';
 import { testStorage } from '../../../../../test/support/storage.ts';
 import { tempDir } from '../../../../../test/support/temp.ts';
+import { Ed25519NoteSigner } from '../../audit/checkpoint/signed-note.ts';
+import { AuditLedger } from '../../audit/ledger/ledger.ts';
 import type { App } from '../../http/app.ts';
 import { handleError } from '../../http/error-mapping.ts';
 import { buildIdentityContext, type IdentityContext } from '../context.ts';
@@ -72,7 +74,14 @@ async function setup(t: TestContext, over: Partial<LdapConnectorInput> = {}) {
     connector: connector(slapd, over),
     clock: identity.clock,
   });
-  return { slapd, storage: ts.storage, identity, service };
+  const seed = ts.root.derive('ledgerSigning');
+  const ledger = new AuditLedger({
+    storage: ts.storage,
+    signer: new Ed25519NoteSigner(`bulwark/${ts.root.installationId}`, seed.bytes()),
+    clock: identity.clock,
+    hashSource: (source) => identity.hasher.hash('audit-source', source),
+  });
+  return { slapd, storage: ts.storage, identity, service, ledger };
 }
 
 describe('ldap config', () => {
@@ -362,6 +371,7 @@ describe('ldap routes', () => {
       ldap: () => services,
       throttle: new LoginThrottle(),
       sessionMaxAgeSeconds: 3600,
+      audit: () => s.ledger,
     });
     t.after(() => server.close());
     const login = (body: unknown) =>

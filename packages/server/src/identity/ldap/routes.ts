@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { z } from 'zod';
+import type { AuditLedger } from '../../audit/ledger/ledger.ts';
 import { BulwarkError } from '../../errors.ts';
 import type { App } from '../../http/app.ts';
 import type { Storage } from '../../storage/storage.ts';
@@ -8,6 +9,7 @@ import type { IdentityContext } from '../context.ts';
 import type { LoginThrottle } from '../login-throttle.ts';
 import { setSessionCookie } from '../session-cookie.ts';
 import type { AuthMethod } from '../sessions/service.ts';
+import { changeWithAudit } from '../transactional.ts';
 import type { ResolvedLdapConnector } from './config.ts';
 import { LdapConnector, LdapUnavailableError } from './connector.ts';
 import { LdapLoginService, type SyncCounts } from './service.ts';
@@ -30,6 +32,7 @@ export interface LdapRouteDeps {
   throttle: LoginThrottle;
   sessionMaxAgeSeconds: number;
   logger?: Logger;
+  audit: () => AuditLedger;
 }
 
 /** One service per configured connector, built at unseal with the identity context. */
@@ -107,11 +110,21 @@ export function registerLdapRoutes(app: App, deps: LdapRouteDeps): void {
     }
     deps.throttle.success(account, source);
     const methods: AuthMethod[] = ['ldap'];
-    const { token, session } = await deps.identity().sessions.create(user.id, {
-      kind: body.session,
-      methods,
-      device: req.headers['user-agent'] ?? null,
-      stepUp: false,
+    // The session and its ledger entry commit together.
+    const { token, session } = await changeWithAudit(deps.identity(), deps.audit(), async (tx) => {
+      const made = await tx.sessions.create(user.id, {
+        kind: body.session,
+        methods,
+        device: req.headers['user-agent'] ?? null,
+        stepUp: false,
+      });
+      await tx.record({
+        action: 'session.create',
+        actor: { kind: 'user', userId: user.id, source, channel: 'web' },
+        target: { type: 'user', id: user.id },
+        after: { methods, connector: body.connector ?? null },
+      });
+      return made;
     });
     if (body.session === 'cookie') {
       setSessionCookie(reply, token, deps.sessionMaxAgeSeconds);

@@ -1,10 +1,12 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import type { AuditLedger } from '../../audit/ledger/ledger.ts';
 import { BulwarkError } from '../../errors.ts';
 import type { App } from '../../http/app.ts';
 import type { IdentityContext } from '../context.ts';
 import { setSessionCookie } from '../session-cookie.ts';
 import type { AuthMethod } from '../sessions/service.ts';
+import { changeWithAudit } from '../transactional.ts';
 import { OidcLoginError } from './connector.ts';
 import { OIDC_LOGIN_TTL_MS, type OidcService } from './service.ts';
 
@@ -19,6 +21,7 @@ export interface OidcRouteDeps {
   identity: () => IdentityContext;
   /** Throws `sealed` while sealed, like identity(). */
   oidc: () => OidcService;
+  audit: () => AuditLedger;
 }
 
 const params = z.object({ connector: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/) }).strict();
@@ -65,12 +68,26 @@ export function registerOidcRoutes(app: App, deps: OidcRouteDeps): void {
       setBindingCookie(reply, '', 0);
       const identity = deps.identity();
       const methods: AuthMethod[] = ['oidc'];
-      const { token, session } = await identity.sessions.create(userId, {
-        kind: 'cookie',
-        methods,
-        device: req.headers['user-agent'] ?? null,
-        // We cannot see how strongly the provider authenticated: never a fresh step-up.
-        stepUp: false,
+      const { token, session } = await changeWithAudit(identity, deps.audit(), async (tx) => {
+        const made = await tx.sessions.create(userId, {
+          kind: 'cookie',
+          methods,
+          device: req.headers['user-agent'] ?? null,
+          // We cannot see how strongly the provider authenticated: never a fresh step-up.
+          stepUp: false,
+        });
+        await tx.record({
+          action: 'session.create',
+          actor: {
+            kind: 'user',
+            userId,
+            source: req.socket.remoteAddress ?? null,
+            channel: 'oidc',
+          },
+          target: { type: 'user', id: userId },
+          after: { methods, connector },
+        });
+        return made;
       });
       const maxAge = Math.max(
         0,
