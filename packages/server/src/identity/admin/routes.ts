@@ -7,6 +7,7 @@ import { Storage } from '../../storage/storage.ts';
 import { actorOf, sourceOf } from '../actor.ts';
 import type { IdentityContext } from '../context.ts';
 import { issueEnrolmentLink } from '../passkeys/enrolment-link.ts';
+import { changeWithAudit } from '../transactional.ts';
 import { type User, UserStore } from '../user-store.ts';
 
 const idParams = z.object({ id: z.uuid('expected a user id') }).strict();
@@ -67,26 +68,26 @@ export function registerAdminUserRoutes(
     if (await identity().users.findByUsername(body.username)) {
       throw new BulwarkError('bad_request', `The username ${body.username} is taken.`);
     }
-    const storage = identity().storage;
-    // The account and its ledger entry commit together, or neither does.
-    const user = await storage.db.transaction().execute(async (trx) => {
-      const created = await new UserStore(new Storage(trx, storage.backend, storage.fields)).create(
-        {
-          displayName: body.displayName,
-          username: body.username,
-          email: body.email ?? null,
-          isAdmin: body.isAdmin,
-        },
+    // The account, its enrolment link and the ledger entry commit together, or not at all.
+    const { user, link } = await changeWithAudit(identity(), audit(), async (tx) => {
+      const created = await tx.users.create({
+        displayName: body.displayName,
+        username: body.username,
+        email: body.email ?? null,
+        isAdmin: body.isAdmin,
+      });
+      const issued = await issueEnrolmentLink(
+        { challenges: tx.challenges, relyingParty: identity().relyingParty },
+        created.id,
       );
-      await audit().append(trx, {
+      await tx.record({
         action: 'user.create',
         actor: actorFor(req),
         target: { type: 'user', id: created.id },
         after: publicUser(created),
       });
-      return created;
+      return { user: created, link: issued };
     });
-    const link = await issueEnrolmentLink(identity(), user.id);
     return reply.status(201).send({ user: publicUser(user), ...link });
   });
 
@@ -100,7 +101,18 @@ export function registerAdminUserRoutes(
       if (!user) throw new BulwarkError('not_found', 'No such user.');
       if (user.status !== 'active')
         throw new BulwarkError('bad_request', 'The account is disabled.');
-      return issueEnrolmentLink(identity(), user.id);
+      return changeWithAudit(identity(), audit(), async (tx) => {
+        const link = await issueEnrolmentLink(
+          { challenges: tx.challenges, relyingParty: identity().relyingParty },
+          user.id,
+        );
+        await tx.record({
+          action: 'user.enrolment-link',
+          actor: actorFor(req),
+          target: { type: 'user', id: user.id },
+        });
+        return link;
+      });
     },
   );
 

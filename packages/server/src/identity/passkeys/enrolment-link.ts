@@ -1,4 +1,5 @@
-import type { IdentityContext } from '../context.ts';
+import type { ChallengeStore } from '../challenges/challenge-store.ts';
+import type { RelyingParty } from '../context.ts';
 
 /** Long enough to reach someone by mail over a weekend; single use either way. */
 export const ENROLMENT_LINK_TTL_MS = 72 * 3600_000;
@@ -14,7 +15,7 @@ export interface EnrolmentLink {
  * passkey. There is no default password: the link is the only way in.
  */
 export async function issueEnrolmentLink(
-  identity: IdentityContext,
+  identity: { challenges: ChallengeStore; relyingParty: RelyingParty },
   userId: string,
 ): Promise<EnrolmentLink> {
   const issued = await identity.challenges.issue('enrolment-link', {
