@@ -362,5 +362,8 @@ describe('identity API', () => {
       JSON.stringify((await sam.call('/v1/me/sms')).json).includes('"insecure":true'),
       true,
     );
+    const recorded = (await server.handle.ledger().entries(0, 1000)).map((e) => e.entry.action);
+    assert.ok(recorded.includes('sms.enrol'), 'the number change is in the ledger');
+    assert.ok(recorded.includes('sms.confirm'), 'the confirmation is in the ledger');
   });
 });

@@ -43,6 +43,8 @@ export interface IdentityContext {
   passwords: PasswordService;
   /** Null unless SMS codes are enabled in config (they are insecure; off by default). */
   sms: SmsCodeService | null;
+  /** The SMS provider (null when SMS is off), for services built per transaction. */
+  smsProvider: SmsProvider | null;
   wipe(): void;
 }
 
@@ -91,6 +93,7 @@ export function buildIdentityContext(opts: {
     totp: new TotpService({ storage, clock, issuer: opts.totpIssuer ?? 'Bulwark' }),
     recovery: new RecoveryCodeService({ storage, hasher, clock }),
     passwords: new PasswordService({ storage, clock }),
+    smsProvider: opts.smsProvider ?? null,
     sms: opts.smsProvider
       ? new SmsCodeService({ storage, hasher, clock, provider: opts.smsProvider })
       : null,

@@ -40,5 +40,5 @@ export function registerCredentialRoutes(
     sessionMaxAgeSeconds,
     audit,
   });
-  if (sms) registerSmsRoutes(app, sms);
+  if (sms) registerSmsRoutes(app, sms, identity, audit);
 }

@@ -8,6 +8,7 @@ import { PasswordService } from './passwords/service.ts';
 import { RecoveryCodeService } from './recovery/service.ts';
 import { SessionService } from './sessions/service.ts';
 import { SessionStore } from './sessions/store.ts';
+import { SmsCodeService } from './sms/service.ts';
 import { TotpService } from './totp/service.ts';
 import { UserStore } from './user-store.ts';
 
@@ -21,6 +22,8 @@ export interface TransactionalIdentity {
   recovery: RecoveryCodeService;
   passwords: PasswordService;
   passkeys: PasskeyService;
+  /** Null when SMS is off. Never send inside a transaction: the provider is a network call. */
+  sms: SmsCodeService | null;
   /** Appends the change's ledger entry in this same transaction. */
   record(event: AuditEvent): Promise<void>;
 }
@@ -59,6 +62,9 @@ export async function changeWithAudit<T>(
       totp: new TotpService({ storage, clock, issuer: 'Bulwark' }),
       recovery: new RecoveryCodeService({ storage, hasher, clock }),
       passwords: new PasswordService({ storage, clock }),
+      sms: identity.smsProvider
+        ? new SmsCodeService({ storage, hasher, clock, provider: identity.smsProvider })
+        : null,
       record: async (event) => {
         await ledger.append(trx, event);
       },
