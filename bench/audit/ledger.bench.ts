@@ -9,12 +9,13 @@
  * postgres://postgres@127.0.0.1:5432/test) answers; a schema of its own is
  * created and dropped.
  */
+
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Ed25519NoteSigner } from '@bulwark/ledger';
 import pg from 'pg';
-import { Ed25519NoteSigner } from '../../packages/server/src/audit/checkpoint/signed-note.ts';
 import { AuditLedger } from '../../packages/server/src/audit/ledger/ledger.ts';
 import { MemoryNodeStore, MerkleTree } from '../../packages/server/src/audit/merkle/tree.ts';
 import { RootKey } from '../../packages/server/src/keys/root-key.ts';

@@ -16,11 +16,12 @@ const packagesDir = join(root, 'packages');
 const allowed: Record<string, string[]> = {
   protocol: [],
   crypto: [],
-  server: ['protocol', 'crypto'],
-  cli: ['protocol', 'crypto'],
+  ledger: [],
+  server: ['protocol', 'crypto', 'ledger'],
+  cli: ['protocol', 'crypto', 'ledger'],
   dns: ['protocol', 'crypto'],
   mail: ['protocol', 'crypto'],
-  web: ['protocol', 'crypto'],
+  web: ['protocol', 'crypto', 'ledger'],
 };
 
 function sourceFiles(dir: string): string[] {

@@ -7,13 +7,8 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
+import { hashFromHex, leafHash, toHex, verifyInclusion } from '@bulwark/ledger';
 import { parseCheckpoint } from '../../packages/cli/src/audit/checkpoint.ts';
-import {
-  hashFromHex,
-  leafHash,
-  toHex,
-  verifyInclusion,
-} from '../../packages/cli/src/audit/merkle-verify.ts';
 import {
   cleanEnv,
   describeOutput,

@@ -3,17 +3,19 @@
  * commit together (or not at all), signed heads verify with the published
  * key, proofs check out, and tampering with storage is found and named.
  */
+
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { verifyCheckpoint } from '../../packages/server/src/audit/checkpoint/checkpoint.ts';
-import { Ed25519NoteVerifier } from '../../packages/server/src/audit/checkpoint/signed-note.ts';
-import { fromHex, leafHash } from '../../packages/server/src/audit/merkle/hash.ts';
 import {
+  Ed25519NoteVerifier,
+  fromHex,
+  leafHash,
+  verifyCheckpoint,
   verifyConsistency,
   verifyInclusion,
-} from '../../packages/server/src/audit/merkle/verify.ts';
+} from '@bulwark/ledger';
 import { postgresSchema } from '../support/postgres.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { tempDir } from '../support/temp.ts';

@@ -10,9 +10,9 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { Ed25519NoteSigner } from '@bulwark/ledger';
 import type { FastifyBaseLogger } from 'fastify';
 import packageJson from '../package.json' with { type: 'json' };
-import { Ed25519NoteSigner } from './audit/checkpoint/signed-note.ts';
 import { AuditLedger } from './audit/ledger/ledger.ts';
 import { registerAuditRoutes } from './audit/routes.ts';
 import type { BulwarkConfig } from './config/index.ts';

@@ -1,5 +1,4 @@
-import canonicalize from 'canonicalize';
-import { hashFromHex, leafHash, toHex } from './merkle-verify.ts';
+import { canonicalJsonString, leafHash, toHex } from '@bulwark/ledger';
 
 /**
  * The bytes the ledger hashed for an entry: its RFC 8785 canonical JSON
@@ -8,8 +7,13 @@ import { hashFromHex, leafHash, toHex } from './merkle-verify.ts';
  * hash the server reported; null when it is not.
  */
 export function canonicalEntryText(entry: unknown, expectedLeafHash: string): string | null {
-  const text = canonicalize(entry);
-  const expected = hashFromHex(expectedLeafHash);
-  if (text === undefined || expected === null) return null;
-  return toHex(leafHash(new TextEncoder().encode(text))) === toHex(expected) ? text : null;
+  let text: string;
+  try {
+    text = canonicalJsonString(entry);
+  } catch {
+    return null;
+  }
+  return toHex(leafHash(new TextEncoder().encode(text))) === expectedLeafHash.toLowerCase()
+    ? text
+    : null;
 }

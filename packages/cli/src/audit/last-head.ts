@@ -9,7 +9,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { CliError, type CliIo, nonEmpty } from '../context.ts';
-import { type Checkpoint, parseCheckpoint } from './checkpoint.ts';
+import { type Checkpoint, parseCheckpointText } from './checkpoint.ts';
 
 export interface RememberedHead {
   origin: string;
@@ -46,8 +46,8 @@ export async function readLastHead(io: CliIo, origin: string): Promise<Remembere
   }
   let head: Checkpoint;
   try {
-    // The file holds the checkpoint text; a blank line makes it parse as a note.
-    head = parseCheckpoint(`${text.trimEnd()}\n\n`);
+    // The file holds the checkpoint text only (the signature was checked when it was saved).
+    head = parseCheckpointText(text);
   } catch (err) {
     throw new CliError(
       `the remembered head ${path} is unreadable (${(err as Error).message}); ` +

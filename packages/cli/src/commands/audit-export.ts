@@ -1,9 +1,9 @@
 import { type FileHandle, open, unlink } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { hashFromHex, verifyInclusion } from '@bulwark/ledger';
 import { type Command, InvalidArgumentError } from 'commander';
 import { CheckpointError, verifyCheckpointNote } from '../audit/checkpoint.ts';
 import { canonicalEntryText } from '../audit/entry-text.ts';
-import { hashFromHex, verifyInclusion } from '../audit/merkle-verify.ts';
 import type { AuditEntryRecord } from '../audit/schemas.ts';
 import { count, openAudit, shout, type TokenOptions, tokenOption } from '../audit/session.ts';
 import { CliError, exitCodes, printable, type Session } from '../context.ts';

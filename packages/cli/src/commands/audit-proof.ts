@@ -1,7 +1,7 @@
+import { hashFromHex, verifyInclusion } from '@bulwark/ledger';
 import type { Command } from 'commander';
 import { CheckpointError, verifyCheckpointNote } from '../audit/checkpoint.ts';
 import { canonicalEntryText } from '../audit/entry-text.ts';
-import { hashFromHex, verifyInclusion } from '../audit/merkle-verify.ts';
 import type { SignedHeadRecord } from '../audit/schemas.ts';
 import {
   count,

@@ -1,7 +1,7 @@
+import { hashFromHex, toHex, verifyConsistency } from '@bulwark/ledger';
 import type { Command } from 'commander';
 import { type Checkpoint, CheckpointError, verifyCheckpointNote } from '../audit/checkpoint.ts';
 import { readLastHead, rememberHead } from '../audit/last-head.ts';
-import { hashFromHex, toHex, verifyConsistency } from '../audit/merkle-verify.ts';
 import type { AuditVerifyAnswer } from '../audit/schemas.ts';
 import {
   type AuditContext,

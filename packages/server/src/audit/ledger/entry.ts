@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { canonicalJson, canonicalJsonString } from '../canonical/jcs.ts';
+import { canonicalJson, canonicalJsonString } from '@bulwark/ledger';
 
 /** How a change reached the server (provenance). */
 export type Channel = 'web' | 'cli' | 'api' | 'ldap-sync' | 'oidc' | 'system';

@@ -1,12 +1,17 @@
+import {
+  canonicalJsonString,
+  type Ed25519NoteSigner,
+  equalBytes,
+  leafHash,
+  signCheckpoint,
+  toHex,
+  verifyCheckpoint,
+} from '@bulwark/ledger';
 import { type Kysely, sql } from 'kysely';
 import { BulwarkError } from '../../errors.ts';
 import type { Clock } from '../../identity/secret-hasher.ts';
 import type { Tables } from '../../storage/schema.ts';
 import type { Storage } from '../../storage/storage.ts';
-import { canonicalJsonString } from '../canonical/jcs.ts';
-import { signCheckpoint, verifyCheckpoint } from '../checkpoint/checkpoint.ts';
-import type { Ed25519NoteSigner } from '../checkpoint/signed-note.ts';
-import { equalBytes, leafHash, toHex } from '../merkle/hash.ts';
 import { MerkleTree, type NodeStore } from '../merkle/tree.ts';
 import { type AuditEntry, type AuditEvent, buildEntry, encodeEntry } from './entry.ts';
 import { DbNodeStore } from './node-store.ts';

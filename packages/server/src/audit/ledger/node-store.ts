@@ -1,6 +1,6 @@
+import { fromHex, toHex } from '@bulwark/ledger';
 import type { Kysely } from 'kysely';
 import type { Tables } from '../../storage/schema.ts';
-import { fromHex, toHex } from '../merkle/hash.ts';
 import type { NodeStore } from '../merkle/tree.ts';
 
 /** The Merkle tree's complete-subtree hashes, read and written inside the caller's transaction. */

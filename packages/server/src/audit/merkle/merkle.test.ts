@@ -1,9 +1,16 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { emptyRoot, fromHex, leafHash, nodeHash, toHex } from './hash.ts';
+import {
+  emptyRoot,
+  fromHex,
+  leafHash,
+  nodeHash,
+  toHex,
+  verifyConsistency,
+  verifyInclusion,
+} from '@bulwark/ledger';
 import { MemoryNodeStore, MerkleTree, type NodeStore } from './tree.ts';
-import { verifyConsistency, verifyInclusion } from './verify.ts';
 
 // A copy of shared/testdata/merkle/ (RFC 6962 reference vectors), kept in the
 // repository so the tests do not depend on what sits beside the clone.

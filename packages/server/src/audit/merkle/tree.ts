@@ -12,7 +12,7 @@
  *
  * No Node-specific APIs: usable in the browser with the in-memory store.
  */
-import { emptyRoot, isHash, leafHash, nodeHash } from './hash.ts';
+import { emptyRoot, isHash, leafHash, nodeHash } from '@bulwark/ledger';
 
 type MaybePromise<T> = T | Promise<T>;
 

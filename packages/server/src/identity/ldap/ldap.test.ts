@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
+import { Ed25519NoteSigner } from '@bulwark/ledger';
 import Fastify from 'fastify';
 import {
   BASE_DN,
@@ -15,7 +16,6 @@ import {
 } from '../../../../../test/support/slapd.ts';
 import { testStorage } from '../../../../../test/support/storage.ts';
 import { tempDir } from '../../../../../test/support/temp.ts';
-import { Ed25519NoteSigner } from '../../audit/checkpoint/signed-note.ts';
 import { AuditLedger } from '../../audit/ledger/ledger.ts';
 import type { App } from '../../http/app.ts';
 import { handleError } from '../../http/error-mapping.ts';

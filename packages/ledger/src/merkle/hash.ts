@@ -58,3 +58,9 @@ export function fromHex(hex: string): Uint8Array {
   for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(hex.slice(2 * i, 2 * i + 2), 16);
   return out;
 }
+
+/** A 32-byte hash from hex, or null for anything else (for input from the network). */
+export function hashFromHex(text: string): Uint8Array | null {
+  if (!/^[0-9a-fA-F]{64}$/.test(text)) return null;
+  return fromHex(text.toLowerCase());
+}
