@@ -72,14 +72,17 @@ function setupLogin() {
   showAccount().catch(() => {});
 }
 
-function setupFirstAdmin() {
-  // The token travels in the fragment (never sent to the server in the URL,
-  // never in a Referer); drop it from the address bar once read.
+/**
+ * A page opened from a one-time link (first-admin setup, enrolment): the
+ * token travels in the fragment (never sent to the server in the URL, never
+ * in a Referer) and is dropped from the address bar once read.
+ */
+function registerWithLink({ formId, missingLink, optionsPath, optionsBody, verifyPath, welcome }) {
   const token = location.hash.slice(1);
   if (token) history.replaceState(null, '', location.pathname);
-  const form = document.getElementById('setup-form');
+  const form = document.getElementById(formId);
   if (!token) {
-    say('This page needs the setup link printed by `bulwark init`.', true);
+    say(missingLink, true);
     form.hidden = true;
     return;
   }
@@ -87,17 +90,13 @@ function setupFirstAdmin() {
     event.preventDefault();
     const data = new FormData(form);
     const passkeyName = String(data.get('passkeyName') ?? '').trim();
-    say('Create your passkey when your browser asks…');
+    say('Waiting for you to create your passkey…');
     try {
-      const { challengeId, options } = await api('/v1/auth/setup/options', {
-        token,
-        displayName: String(data.get('displayName') ?? ''),
-        username: String(data.get('username') ?? ''),
-      });
+      const { challengeId, options } = await api(optionsPath, { token, ...optionsBody(data) });
       const credential = await navigator.credentials.create({
         publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(options),
       });
-      const { user } = await api('/v1/auth/setup/verify', {
+      const { user } = await api(verifyPath, {
         token,
         challengeId,
         response: credential.toJSON(),
@@ -105,43 +104,35 @@ function setupFirstAdmin() {
       });
       form.hidden = true;
       document.getElementById('done').hidden = false;
-      say(`Welcome, ${user.displayName}. Your administrator account is ready.`);
+      say(welcome(user));
     } catch (err) {
       say(ceremonyError(err), true);
     }
   });
 }
 
+function setupFirstAdmin() {
+  registerWithLink({
+    formId: 'setup-form',
+    missingLink: 'This page needs the setup link printed by `bulwark init`.',
+    optionsPath: '/v1/auth/setup/options',
+    optionsBody: (data) => ({
+      displayName: String(data.get('displayName') ?? ''),
+      username: String(data.get('username') ?? ''),
+    }),
+    verifyPath: '/v1/auth/setup/verify',
+    welcome: (user) => `Welcome, ${user.displayName}. Your administrator account is ready.`,
+  });
+}
+
 function setupEnrolment() {
-  const token = location.hash.slice(1);
-  if (token) history.replaceState(null, '', location.pathname);
-  const form = document.getElementById('enrol-form');
-  if (!token) {
-    say('This page needs the enrolment link your administrator sent you.', true);
-    form.hidden = true;
-    return;
-  }
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault();
-    const passkeyName = String(new FormData(form).get('passkeyName') ?? '').trim();
-    say('Waiting for you to create your passkey…');
-    try {
-      const { challengeId, options } = await api('/v1/auth/enrol/options', { token });
-      const credential = await navigator.credentials.create({
-        publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(options),
-      });
-      const { user } = await api('/v1/auth/enrol/verify', {
-        token,
-        challengeId,
-        response: credential.toJSON(),
-        ...(passkeyName ? { name: passkeyName } : {}),
-      });
-      form.hidden = true;
-      document.getElementById('done').hidden = false;
-      say(`Welcome, ${user.displayName}. Your passkey is ready.`);
-    } catch (err) {
-      say(ceremonyError(err), true);
-    }
+  registerWithLink({
+    formId: 'enrol-form',
+    missingLink: 'This page needs the enrolment link your administrator sent you.',
+    optionsPath: '/v1/auth/enrol/options',
+    optionsBody: () => ({}),
+    verifyPath: '/v1/auth/enrol/verify',
+    welcome: (user) => `Welcome, ${user.displayName}. Your passkey is ready.`,
   });
 }
 
