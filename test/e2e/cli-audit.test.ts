@@ -6,59 +6,18 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, it, type TestContext } from 'node:test';
+import { describe, it, } from 'node:test';
 import { hashFromHex, leafHash, toHex, verifyInclusion } from '@bulwark/ledger';
 import { parseCheckpoint } from '../../packages/cli/src/audit/checkpoint.ts';
-import {
-  cleanEnv,
-  describeOutput,
-  type Finished,
-  freePort,
-  type RunningProcess,
-  repoRoot,
-  run,
-  start,
-} from '../support/process.ts';
+import { expectExit, runCli, startServerProcess } from '../support/bulwark-process.ts';
 import { tempDir } from '../support/temp.ts';
 
 const passphrase = 'correct horse battery staple';
-const cliEntry = join(repoRoot, 'packages/cli/bin/bulwark.js');
-const serverEntry = 'packages/server/src/main.ts';
-
-interface Server {
-  url: string;
-  dataDir: string;
-  process: RunningProcess;
-}
-
-async function startServer(t: TestContext, dataDir: string): Promise<Server> {
-  const port = await freePort();
-  const proc = start(process.execPath, [serverEntry], {
-    cwd: repoRoot,
-    env: cleanEnv({
-      BULWARK_DATA_DIR: dataDir,
-      BULWARK_HOST: '127.0.0.1',
-      BULWARK_PORT: String(port),
-    }),
-  });
-  t.after(() => proc.stop('SIGTERM'));
-  await proc.waitFor(
-    'stderr',
-    new RegExp(`listening on https://127\\.0\\.0\\.1:${port}\\b`),
-    'the server to say it is listening',
-    20_000,
-  );
-  return { url: `https://127.0.0.1:${port}`, dataDir, process: proc };
-}
 
 function hashOf(hex: string): Uint8Array {
   const hash = hashFromHex(hex);
   assert.ok(hash, `${hex} is a 32-byte hex hash`);
   return hash;
-}
-
-function expectExit(result: Finished, code: number, what: string): void {
-  assert.equal(result.code, code, `${what}: expected exit ${code}\n${describeOutput(result)}`);
 }
 
 interface ProofJson {
@@ -77,26 +36,14 @@ describe('bulwark audit against a real server process', () => {
   it('checkpoint, verify, proof, export, and a rewritten history noticed', async (t) => {
     const desk = tempDir(t);
     const configHome = tempDir(t);
-    const server = await startServer(t, join(tempDir(t), 'data'));
+    const server = await startServerProcess(join(tempDir(t), 'data'));
+    t.after(() => server.stop());
     const cli = (args: readonly string[], input?: string) =>
-      run(
-        process.execPath,
-        [
-          cliEntry,
-          '--server',
-          server.url,
-          '--ca',
-          join(server.dataDir, 'tls', 'ca.crt'),
-          '--data-dir',
-          server.dataDir,
-          ...args,
-        ],
-        {
-          cwd: desk,
-          env: cleanEnv({ XDG_CONFIG_HOME: configHome }),
-          ...(input !== undefined ? { input } : {}),
-        },
-      );
+      runCli(server, args, {
+        cwd: desk,
+        env: { XDG_CONFIG_HOME: configHome },
+        ...(input !== undefined ? { input } : {}),
+      });
 
     await server.process.waitFor('stderr', /npx bulwark init/, 'the init hint', 5000);
     expectExit(await cli(['init'], `${passphrase}\n${passphrase}\n`), 0, 'init');

@@ -7,31 +7,20 @@ import assert from 'node:assert/strict';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { postgresSchema } from '../support/postgres.ts';
 import {
-  cleanEnv,
-  describeOutput,
-  type Finished,
-  freePort,
-  type RunningProcess,
-  repoRoot,
-  run,
-  start,
-} from '../support/process.ts';
+  type CliOptions,
+  expectExit,
+  runCli,
+  type ServerProcess,
+  startServerProcess,
+} from '../support/bulwark-process.ts';
+import { postgresSchema } from '../support/postgres.ts';
+import { describeOutput, type Finished } from '../support/process.ts';
 import { tempDir } from '../support/temp.ts';
 
 const passphrase = 'correct horse battery staple';
-const cliEntry = join(repoRoot, 'packages/cli/bin/bulwark.js');
-const serverEntry = 'packages/server/src/main.ts';
 
-interface Server {
-  url: string;
-  port: number;
-  dataDir: string;
-  process: RunningProcess;
-  /** SIGTERM, then the exit (a clean shutdown exits 0). */
-  stop(): Promise<Finished>;
-}
+type Server = ServerProcess;
 
 /**
  * One test's stage. Made first in a test, so that when the test ends its
@@ -50,62 +39,16 @@ function stage(t: TestContext) {
       dataDir: string,
       opts: { port?: number; env?: Record<string, string> } = {},
     ): Promise<Server> {
-      const port = opts.port ?? (await freePort());
-      const proc = start(process.execPath, [serverEntry], {
-        cwd: repoRoot,
-        env: cleanEnv({
-          BULWARK_DATA_DIR: dataDir,
-          BULWARK_HOST: '127.0.0.1',
-          BULWARK_PORT: String(port),
-          ...opts.env,
-        }),
-      });
-      const server: Server = {
-        url: `https://127.0.0.1:${port}`,
-        port,
-        dataDir,
-        process: proc,
-        stop: () => proc.stop('SIGTERM'),
-      };
+      const server = await startServerProcess(dataDir, opts);
       servers.push(server);
-      await proc.waitFor(
-        'stderr',
-        new RegExp(`listening on https://127\\.0\\.0\\.1:${port}\\b`),
-        'the server to say it is listening',
-        20_000,
-      );
       return server;
     },
   };
 }
 
-interface CliOptions {
-  /** The operator's working directory (relative --share-file paths resolve there). */
-  cwd: string;
-  /** Piped to stdin, which then closes: not a TTY, so one line is read per question. */
-  input?: string;
-  env?: Record<string, string>;
-}
-
 /** `npx bulwark <args>` against `server`, trusting only its CA. */
 function cli(server: Server, args: readonly string[], opts: CliOptions): Promise<Finished> {
-  const globals = [
-    '--server',
-    server.url,
-    '--ca',
-    join(server.dataDir, 'tls', 'ca.crt'),
-    '--data-dir',
-    server.dataDir,
-  ];
-  return run(process.execPath, [cliEntry, ...globals, ...args], {
-    cwd: opts.cwd,
-    env: cleanEnv(opts.env),
-    ...(opts.input !== undefined ? { input: opts.input } : {}),
-  });
-}
-
-function expectExit(result: Finished, code: number, what: string): void {
-  assert.equal(result.code, code, `${what}: expected exit ${code}\n${describeOutput(result)}`);
+  return runCli(server, args, opts);
 }
 
 /** `bulwark status`: its exit code and the state it prints. */
