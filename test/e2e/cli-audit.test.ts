@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, it, } from 'node:test';
+import { describe, it } from 'node:test';
 import { hashFromHex, leafHash, toHex, verifyInclusion } from '@bulwark/ledger';
 import { parseCheckpoint } from '../../packages/cli/src/audit/checkpoint.ts';
 import { expectExit, runCli, startServerProcess } from '../support/bulwark-process.ts';
