@@ -98,6 +98,7 @@ async function setup(
       cert: readFileSync(join(dataDir, 'tls', 'server.crt'), 'utf8'),
     },
     seal: server.handle.seal,
+    version: 'test',
     logger,
     metricsEnabled: false,
     allowRemoteInit: false,

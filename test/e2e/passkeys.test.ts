@@ -214,6 +214,7 @@ describe('passkeys in Chromium', () => {
       displayName: 'Root',
       username: 'root',
       isAdmin: true,
+      orgRole: 'owner',
     });
     const adminSession = await identity.sessions.create(admin.id, {
       kind: 'bearer',

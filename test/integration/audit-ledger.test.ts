@@ -37,6 +37,7 @@ async function setup(t: TestContext, pg: { url: string; schema: string } | null 
     displayName: 'Root',
     username: 'root',
     isAdmin: true,
+    orgRole: 'owner',
   });
   const { token } = await identity.sessions.create(admin.id, {
     kind: 'bearer',
@@ -331,6 +332,7 @@ describe('audit ledger failure', () => {
       displayName: 'Sam',
       username: 'sam',
       isAdmin: true,
+      orgRole: 'owner',
     });
     const main = await identity.sessions.create(user.id, {
       kind: 'bearer',

@@ -40,6 +40,7 @@ async function login(
       displayName: opts.username,
       username: opts.username,
       isAdmin: opts.admin ?? false,
+      orgRole: opts.admin ? 'owner' : 'member',
     }));
   const { token, session } = await identity.sessions.create(user.id, {
     kind: 'bearer',

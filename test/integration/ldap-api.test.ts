@@ -9,6 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { OrgStore } from '../../packages/server/src/directory/orgs.ts';
 import { startTestServer } from '../support/server.ts';
 import { BASE_DN, groupDn, SERVICE_DN, startSlapd, testUsers, userDn } from '../support/slapd.ts';
 import { tempDir } from '../support/temp.ts';
@@ -109,6 +110,95 @@ describe('LDAP login over the API', () => {
     const down = await login('alice', testUsers.alice.password);
     assert.equal(down.status, 503, down.body);
     assert.equal((down.json as { error: { code: string } }).error.code, 'directory_unavailable');
+  });
+
+  it('a connector files its people in its org, and an LDAP-bound group grants what it is given', async (t) => {
+    const slapd = await startSlapd(t);
+    if (!slapd) return;
+    const connector = (id: string, org: string) => ({
+      id,
+      org,
+      url: slapd.ldapUrl,
+      startTls: true,
+      caFile: slapd.caFile,
+      bindDn: SERVICE_DN,
+      bindPasswordFile: slapd.servicePasswordFile,
+      baseDn: BASE_DN,
+      groupRoles: { [groupDn('admins')]: 'admin' },
+      syncIntervalMinutes: 0,
+    });
+    const server = await startTestServer(t, {
+      dataDir: tempDir(t),
+      config: {
+        auth: {
+          ldap: { connectors: [connector('corp', 'corp-org'), connector('typo', 'no-such-org')] },
+        },
+      },
+    });
+    await server.request('/v1/sys/init', {
+      method: 'POST',
+      body: { passphrase: 'ldap org passphrase' },
+    });
+    const identity = server.handle.identity();
+    const corp = await new OrgStore(identity.storage).create(
+      { slug: 'corp-org', name: 'Corp' },
+      new Date(),
+    );
+    const login = (connectorId: string, username: string) =>
+      server.request('/v1/auth/login/ldap', {
+        method: 'POST',
+        body: {
+          connector: connectorId,
+          username,
+          password: testUsers[username as 'alice' | 'bob'].password,
+          session: 'bearer',
+        },
+      });
+
+    const alice = await login('corp', 'alice');
+    assert.equal(alice.status, 200, alice.body);
+    const aliceUser = await identity.users.findByUsername('alice');
+    assert.equal(aliceUser?.orgId, corp.id, "filed in the connector's org");
+    assert.equal(aliceUser?.orgRole, 'admin', 'the directory admin group makes an org admin');
+
+    // A connector naming an org that does not exist refuses, loudly, instead of filing people elsewhere.
+    const typo = await login('typo', 'bob');
+    assert.equal(typo.status, 503, typo.body);
+    assert.match(typo.body, /no-such-org/);
+
+    // Alice (org admin) makes a project, binds a group to the directory's staff group, gives it viewer.
+    const aliceAuth = { authorization: `Bearer ${(alice.json as { token: string }).token}` };
+    const project = await server.request(`/v1/orgs/${corp.id}/projects`, {
+      method: 'POST',
+      headers: aliceAuth,
+      body: { key: 'CORP', name: 'Corp project' },
+    });
+    assert.equal(project.status, 201, project.body);
+    const projectId = (project.json as { project: { id: string } }).project.id;
+    const group = await server.request(`/v1/orgs/${corp.id}/groups`, {
+      method: 'POST',
+      headers: aliceAuth,
+      body: { name: 'Staff (LDAP)', ldapDn: groupDn('staff') },
+    });
+    assert.equal(group.status, 201, group.body);
+    const groupId = (group.json as { group: { id: string } }).group.id;
+
+    const bob = await login('corp', 'bob');
+    assert.equal(bob.status, 200, bob.body);
+    const bobAuth = { authorization: `Bearer ${(bob.json as { token: string }).token}` };
+    assert.equal(
+      (await server.request(`/v1/projects/${projectId}`, { headers: bobAuth })).status,
+      404,
+    );
+    const granted = await server.request(`/v1/projects/${projectId}/groups/${groupId}`, {
+      method: 'PUT',
+      headers: aliceAuth,
+      body: { role: 'viewer' },
+    });
+    assert.equal(granted.status, 200, granted.body);
+    const seen = await server.request(`/v1/projects/${projectId}`, { headers: bobAuth });
+    assert.equal(seen.status, 200, 'bob is in staff in the directory, so in the bound group');
+    assert.equal((seen.json as { role: string }).role, 'viewer');
   });
 
   it('a "directory" that answers garbage is unavailable, not a failed login', async (t) => {

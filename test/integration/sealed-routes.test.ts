@@ -83,17 +83,22 @@ describe('sealed server', () => {
     await walk(second, 'sealed');
   });
 
-  it('a route that declares no access rule, or an unknown one, fails to register', async () => {
+  it('a route that declares no action, or an unknown one, fails to register', async () => {
     const { default: Fastify } = await import('fastify');
     const table: RegisteredRoute[] = [];
     const app = Fastify();
     app.addHook('onRoute', requireAccessDeclaration(table));
-    assert.throws(() => app.get('/undeclared', async () => 'x'), /declares no access rule/);
+    assert.throws(() => app.get('/undeclared', async () => 'x'), /declares no known action/);
     assert.throws(
-      () => app.get('/bogus', { config: { access: 'everyone' as 'anonymous' } }, async () => 'x'),
-      /declares no access rule/,
+      () => app.get('/bogus', { config: { action: 'everyone' as 'sys.health' } }, async () => 'x'),
+      /declares no known action/,
     );
-    app.get('/declared', { config: { access: 'anonymous' } }, async () => 'x');
+    // An action on a project must name it with :projectId, or the guard could not find it.
+    assert.throws(
+      () => app.get('/projects/:id', { config: { action: 'project.read' } }, async () => 'x'),
+      /acts on a project, named by :projectId/,
+    );
+    app.get('/declared', { config: { action: 'page.static' } }, async () => 'x');
     assert.deepEqual(
       table.map((r) => `${r.method} ${r.url} ${r.availableWhileSealed}`),
       ['GET /declared false', 'HEAD /declared false'],

@@ -41,6 +41,15 @@ export const errorCatalogue = {
     httpStatus: 400,
     message: 'The passkey response was not accepted.',
   },
+  policy_unsatisfied: {
+    httpStatus: 403,
+    message: 'This session does not satisfy the security policy that applies here.',
+  },
+  conflict: { httpStatus: 409, message: 'That conflicts with the current state.' },
+  would_lock_out: {
+    httpStatus: 409,
+    message: 'Refused: this would leave no administrator able to sign in or manage it.',
+  },
   sealed: {
     httpStatus: 503,
     message: 'The server is sealed: unseal it with `bulwark unseal` before using it.',

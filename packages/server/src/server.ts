@@ -16,6 +16,11 @@ import packageJson from '../package.json' with { type: 'json' };
 import { AuditLedger } from './audit/ledger/ledger.ts';
 import { registerAuditRoutes } from './audit/routes.ts';
 import type { BulwarkConfig } from './config/index.ts';
+import { OrgStore } from './directory/orgs.ts';
+import { registerGroupRoutes } from './directory/routes/group-routes.ts';
+import { registerLinkRoutes } from './directory/routes/link-routes.ts';
+import { registerOrgRoutes } from './directory/routes/org-routes.ts';
+import { registerProjectRoutes } from './directory/routes/project-routes.ts';
 import { BulwarkError } from './errors.ts';
 import { type App, buildApp } from './http/app.ts';
 import { registerPageRoutes } from './http/pages/routes.ts';
@@ -53,7 +58,7 @@ import {
   createStorage,
   discardFreshStorage,
   openStorage,
-  type Storage,
+  Storage,
   type StorageConfig,
 } from './storage/storage.ts';
 import {
@@ -215,6 +220,24 @@ export async function startServer(
     actor: { kind: 'operator' as const, channel: 'api' as const },
     target: { type: 'installation', id: seal.status().installationId },
   });
+  /** The installation's first org, made with its ledger entry (users from before orgs join it). */
+  const ensureDefaultOrg = async (s: Storage) => {
+    await s.db.transaction().execute(async (trx) => {
+      const tx = new Storage(trx, s.backend, s.fields);
+      const orgs = new OrgStore(tx);
+      if ((await orgs.list()).length > 0) {
+        await orgs.ensureDefault(clock.now());
+        return;
+      }
+      const org = await orgs.ensureDefault(clock.now());
+      await currentLedger().append(trx, {
+        action: 'org.create',
+        actor: { kind: 'system', channel: 'system' },
+        target: { type: 'org', id: org.id },
+        after: org,
+      });
+    });
+  };
   /** The CA key this init sealed, so an aborted init can take it back. */
   let sealedCaKeyThisInit = false;
   const resources: SealedResources = {
@@ -251,6 +274,7 @@ export async function startServer(
       storage = await openStorage(storageConfig, root);
       openIdentity(root, storage);
       await currentLedger().record(systemEvent('sys.unseal'));
+      await ensureDefaultOrg(storage);
       await renewLeafIfNeeded(root);
     },
     async close() {
@@ -342,11 +366,13 @@ export async function startServer(
     if (!identity) throw new BulwarkError('sealed');
     return identity;
   };
+  const directoryDeps = { identity: currentIdentity, ledger: currentLedger };
   const app = await buildApp({
     tls: tls.material,
     seal,
     logger: opts.logger,
     metricsEnabled: config.metrics.enabled,
+    version,
     allowRemoteInit: config.init.allowRemote,
     identity: currentIdentity,
     routes: [
@@ -368,6 +394,10 @@ export async function startServer(
           logger: opts.logger,
           audit: currentLedger,
         }),
+      registerOrgRoutes(directoryDeps),
+      registerProjectRoutes(directoryDeps),
+      registerLinkRoutes(directoryDeps),
+      registerGroupRoutes(directoryDeps),
       (a) =>
         registerOidcRoutes(a, {
           identity: currentIdentity,
@@ -381,6 +411,7 @@ export async function startServer(
     // The first admin registers through a one-time link printed with the init answer.
     afterInit: async () => {
       await currentLedger().record(systemEvent('sys.init'));
+      await ensureDefaultOrg(currentIdentity().storage);
       await currentLedger().signHead();
       return { ...(await issueSetupLink(currentIdentity())) };
     },

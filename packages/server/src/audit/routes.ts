@@ -1,6 +1,8 @@
+import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { App } from '../http/app.ts';
 import { sourceOf } from '../identity/actor.ts';
+import type { AuditActor } from './ledger/entry.ts';
 import type { AuditLedger } from './ledger/ledger.ts';
 
 const inclusionQuery = z
@@ -21,74 +23,71 @@ const entriesQuery = z
  * Reading entries is itself recorded (ISO 27001 8.15: access to logs is logged).
  */
 export function registerAuditRoutes(app: App, ledger: () => AuditLedger) {
-  app.get('/v1/audit/key', { config: { access: 'authenticated-or-operator' } }, async () => ({
+  app.get('/v1/audit/key', { config: { action: 'audit.public' } }, async () => ({
     origin: ledger().origin,
     verifierKey: ledger().verifierKey,
   }));
 
   /** The latest signed head as a C2SP checkpoint note (text/plain), signing one if none exists. */
-  app.get(
-    '/v1/audit/checkpoint',
-    { config: { access: 'authenticated-or-operator' } },
-    async (_req, reply) => {
-      const head = (await ledger().latestHead()) ?? (await ledger().signHead());
-      return reply.type('text/plain; charset=utf-8').send(head.checkpoint);
-    },
-  );
+  app.get('/v1/audit/checkpoint', { config: { action: 'audit.public' } }, async (_req, reply) => {
+    const head = (await ledger().latestHead()) ?? (await ledger().signHead());
+    return reply.type('text/plain; charset=utf-8').send(head.checkpoint);
+  });
 
-  app.post(
-    '/v1/audit/checkpoint',
-    { config: { access: 'admin-or-operator' } },
-    async (_req, reply) => {
-      const head = await ledger().signHead();
-      return reply.type('text/plain; charset=utf-8').send(head.checkpoint);
-    },
-  );
+  app.post('/v1/audit/checkpoint', { config: { action: 'audit.admin' } }, async (_req, reply) => {
+    const head = await ledger().signHead();
+    return reply.type('text/plain; charset=utf-8').send(head.checkpoint);
+  });
 
-  app.get(
-    '/v1/audit/proofs/inclusion',
-    { config: { access: 'authenticated-or-operator' } },
-    async (req) => {
-      const { seq, size } = inclusionQuery.parse(req.query);
-      return { seq, size, proof: await ledger().inclusionProof(seq, size) };
-    },
-  );
+  app.get('/v1/audit/proofs/inclusion', { config: { action: 'audit.public' } }, async (req) => {
+    const { seq, size } = inclusionQuery.parse(req.query);
+    return { seq, size, proof: await ledger().inclusionProof(seq, size) };
+  });
 
-  app.get(
-    '/v1/audit/proofs/consistency',
-    { config: { access: 'authenticated-or-operator' } },
-    async (req) => {
-      const { from, to } = consistencyQuery.parse(req.query);
-      return { from, to, proof: await ledger().consistencyProof(from, to) };
-    },
-  );
+  app.get('/v1/audit/proofs/consistency', { config: { action: 'audit.public' } }, async (req) => {
+    const { from, to } = consistencyQuery.parse(req.query);
+    return { from, to, proof: await ledger().consistencyProof(from, to) };
+  });
 
-  app.get('/v1/audit/entries', { config: { access: 'admin-or-operator' } }, async (req) => {
+  app.get('/v1/audit/entries', { config: { action: 'audit.admin' } }, async (req) => {
     const { from, limit } = entriesQuery.parse(req.query);
     const entries = await ledger().entries(from, limit);
-    const source = sourceOf(req);
     await ledger().record({
       action: 'audit.read',
-      actor: req.actor
-        ? {
-            kind: 'user',
-            userId: req.actor.userId,
-            sessionId: req.actor.sessionId,
-            source,
-            channel: 'api',
-          }
-        : { kind: 'operator', source, channel: 'cli' },
+      actor: readerOf(req),
       target: { type: 'audit-entries', id: `${from}+${entries.length}` },
     });
     return { entries };
   });
 
   /** Every signed head, oldest first: what an offline verifier checks the entries against. */
-  app.get('/v1/audit/heads', { config: { access: 'admin-or-operator' } }, async () => ({
+  app.get('/v1/audit/heads', { config: { action: 'audit.admin' } }, async () => ({
     heads: await ledger().heads(),
   }));
 
-  app.post('/v1/audit/verify', { config: { access: 'admin-or-operator' } }, async () =>
-    ledger().verify(),
-  );
+  /** A full verification reads every entry: recorded like any other read of the ledger. */
+  app.post('/v1/audit/verify', { config: { action: 'audit.admin' } }, async (req) => {
+    const result = await ledger().verify();
+    await ledger().record({
+      action: 'audit.verify',
+      actor: readerOf(req),
+      target: { type: 'audit-entries', id: null },
+      after: result,
+    });
+    return result;
+  });
+}
+
+/** Who read the ledger: a session's user, or the operator token on the server machine. */
+function readerOf(req: FastifyRequest): AuditActor {
+  const source = sourceOf(req);
+  return req.actor
+    ? {
+        kind: 'user',
+        userId: req.actor.userId,
+        sessionId: req.actor.sessionId,
+        source,
+        channel: 'api',
+      }
+    : { kind: 'operator', source, channel: 'cli' };
 }

@@ -1,15 +1,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Server } from 'node:https';
 import helmet from '@fastify/helmet';
+import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from 'fastify';
-import { BulwarkError } from '../errors.ts';
 import type { IdentityContext } from '../identity/context.ts';
-import { sessionTokenOf } from '../identity/session-cookie.ts';
 import { registerSysRoutes } from '../keys/routes.ts';
 import type { SealService } from '../keys/service.ts';
+import { type Action, actions, isAction, resourceParam } from '../policy/actions.ts';
+import { RequestGuard } from '../policy/request-guard.ts';
 import { handleError, toErrorBody } from './error-mapping.ts';
 import { createMetrics } from './metrics.ts';
-import type { RouteAccess } from './route-access.ts';
 import './route-access.ts';
 
 export interface AppOptions {
@@ -17,6 +17,8 @@ export interface AppOptions {
   seal: SealService;
   logger: FastifyBaseLogger;
   metricsEnabled: boolean;
+  /** The server's version, shown in the OpenAPI document. */
+  version: string;
   allowRemoteInit: boolean;
   /** The identity services; throws `sealed` while sealed. */
   identity: () => IdentityContext;
@@ -30,20 +32,10 @@ export interface AppOptions {
 
 export type App = FastifyInstance<Server, IncomingMessage, ServerResponse, FastifyBaseLogger>;
 
-const knownAccess = new Set<RouteAccess>([
-  'anonymous',
-  'operator',
-  'authenticated',
-  'admin',
-  'admin-or-operator',
-  'authenticated-or-operator',
-]);
-const operatorMayUse = new Set<RouteAccess>(['admin-or-operator', 'authenticated-or-operator']);
-
 export interface RegisteredRoute {
   method: string;
   url: string;
-  access: RouteAccess;
+  action: Action;
   availableWhileSealed: boolean;
 }
 
@@ -77,6 +69,33 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   routeTables.set(app, table);
   app.addHook('onRoute', requireAccessDeclaration(table));
 
+  // Before any route: the plugin collects routes as they register.
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Bulwark API',
+        version: opts.version,
+        description:
+          'Every operation names its action (x-bulwark-action); policy/actions.ts says who may call it. docs/api.md describes bodies and answers.',
+      },
+      components: {
+        securitySchemes: {
+          session: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'bws_… session token (or the __Host-bulwark_session cookie)',
+          },
+          operator: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'the operator token written at init',
+          },
+        },
+      },
+    },
+  });
+
   await app.register(helmet, {
     global: true,
     contentSecurityPolicy: {
@@ -101,35 +120,11 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     crossOriginOpenerPolicy: { policy: 'same-origin' },
   });
 
+  const guard = new RequestGuard({ seal: opts.seal, identity: opts.identity });
   app.addHook('onRequest', async (req) => {
-    const config = req.routeOptions.config;
-    if (opts.seal.state !== 'unsealed' && !config.availableWhileSealed) {
-      throw new BulwarkError(opts.seal.state === 'uninitialized' ? 'not_initialized' : 'sealed');
-    }
-    if (config.access === 'operator' && !operatorAllowed(req.headers.authorization, opts.seal)) {
-      throw new BulwarkError(
-        'unauthenticated',
-        'This needs the operator token (Authorization: Bearer …).',
-      );
-    }
-    const access = config.access;
-    if (
-      access &&
-      operatorMayUse.has(access) &&
-      operatorAllowed(req.headers.authorization, opts.seal)
-    ) {
-      return;
-    }
-    if (access && access !== 'anonymous' && access !== 'operator') {
-      const token = sessionTokenOf(req);
-      const identity = opts.identity();
-      const actor = token ? await identity.sessions.authenticate(token) : null;
-      if (!actor) throw new BulwarkError('unauthenticated', 'Log in first (no valid session).');
-      const adminOnly = access === 'admin' || access === 'admin-or-operator';
-      if (adminOnly && !actor.isAdmin) throw new BulwarkError('forbidden');
-      if (config.stepUp) identity.sessions.requireRecentStepUp(actor);
-      req.actor = actor;
-    }
+    // Unmatched URLs have no action; the not-found handler answers them.
+    const action = req.routeOptions.config.action;
+    if (action) await guard.check(req, action);
   });
 
   app.addHook('onSend', async (_req, reply, payload) => {
@@ -155,6 +150,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   });
 
   app.decorateRequest('actor', null);
+  app.decorateRequest('authz', null);
   registerSysRoutes(app, opts.seal, {
     allowRemoteInit: opts.allowRemoteInit,
     ...(opts.afterInit ? { afterInit: opts.afterInit } : {}),
@@ -162,8 +158,10 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   });
   for (const register of opts.routes ?? []) register(app);
 
+  app.get('/v1/openapi.json', { config: { action: 'sys.openapi' } }, async () => app.swagger());
+
   if (opts.metricsEnabled) {
-    app.get('/metrics', { config: { access: 'anonymous' } }, async (_req, reply) => {
+    app.get('/metrics', { config: { action: 'sys.metrics' } }, async (_req, reply) => {
       reply.header('content-type', metrics.registry.contentType);
       return metrics.registry.metrics();
     });
@@ -172,25 +170,46 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   return app;
 }
 
-/** onRoute hook: a route that does not say who may call it never registers. */
+/** onRoute hook: a route that does not name a known action never registers. */
 export function requireAccessDeclaration(table: RegisteredRoute[]) {
   return (route: RouteOptions): void => {
-    const access = route.config?.access;
-    if (!access || !knownAccess.has(access)) {
-      throw new Error(`route ${String(route.method)} ${route.url} declares no access rule`);
+    const action = route.config?.action;
+    if (!isAction(action)) {
+      throw new Error(
+        `route ${String(route.method)} ${route.url} declares no known action (config.action)`,
+      );
     }
+    const kind = actions[action].resource;
+    if (kind !== 'none' && !route.url.includes(`:${resourceParam[kind]}`)) {
+      throw new Error(
+        `route ${String(route.method)} ${route.url}: action ${action} acts on a ${kind}, named by :${resourceParam[kind]}`,
+      );
+    }
+    // Documentation only (summary, tags, security): no body schema, so no second validator.
+    const spec = actions[action];
+    route.schema = {
+      ...route.schema,
+      summary: spec.summary,
+      tags: [action.split('.')[0] ?? action],
+      ...(spec.authn === 'anonymous'
+        ? {}
+        : {
+            security:
+              spec.authn === 'operator'
+                ? [{ operator: [] }]
+                : spec.authn === 'user'
+                  ? [{ session: [] }]
+                  : [{ session: [] }, { operator: [] }],
+          }),
+    };
+    (route.schema as Record<string, unknown>)['x-bulwark-action'] = action;
     for (const method of [route.method].flat()) {
       table.push({
         method,
         url: route.url,
-        access,
-        availableWhileSealed: route.config?.availableWhileSealed === true,
+        action,
+        availableWhileSealed: actions[action].availableWhileSealed === true,
       });
     }
   };
-}
-
-function operatorAllowed(header: string | undefined, seal: SealService): boolean {
-  const match = /^Bearer ([A-Za-z0-9_-]{16,128})$/.exec(header ?? '');
-  return match?.[1] !== undefined && seal.isOperatorToken(match[1]);
 }

@@ -18,8 +18,14 @@ export interface User {
   /** Random 32-byte WebAuthn user handle (base64url); never a directory id. */
   webauthnUserHandle: string;
   source: 'local' | 'ldap' | 'oidc';
+  /** Home org (tenant); null only between a pre-directory upgrade and the first unseal. */
+  orgId: string | null;
+  /** Role in the home org; a guest belongs to no org of its own and counts as external everywhere. */
+  orgRole: OrgRole;
   createdAt: string;
 }
+
+export type OrgRole = 'owner' | 'admin' | 'member' | 'guest';
 
 export interface NewUser {
   displayName: string;
@@ -27,6 +33,9 @@ export interface NewUser {
   username?: string | null;
   isAdmin?: boolean;
   source?: User['source'];
+  /** Home org; absent = the installation's default org (the first one, made at init). */
+  orgId?: string;
+  orgRole?: OrgRole;
 }
 
 type UserRow = Selectable<Tables['users']>;
@@ -47,6 +56,7 @@ export class UserStore {
     const username = input.username ?? null;
     const handle = randomBytes(32).toString('base64url');
     const { fields, db } = this.#storage;
+    const orgId = input.orgId ?? (await this.defaultOrgId());
     await db
       .insertInto('users')
       .values({
@@ -67,6 +77,8 @@ export class UserStore {
             ? null
             : fields.blindIndex('users.username', username, normaliseUsername),
         is_admin: input.isAdmin ? 1 : 0,
+        org_id: orgId,
+        org_role: input.orgRole ?? 'member',
         source: input.source ?? 'local',
         webauthn_user_handle: handle,
         created_at: now.toISOString(),
@@ -76,6 +88,18 @@ export class UserStore {
     const created = await this.get(id);
     if (!created) throw new Error('user vanished after insert');
     return created;
+  }
+
+  /** The installation's default org: the first one, made at init; null before that. */
+  async defaultOrgId(): Promise<string | null> {
+    const row = await this.#storage.db
+      .selectFrom('orgs')
+      .select('id')
+      .orderBy('created_at')
+      .orderBy('id')
+      .limit(1)
+      .executeTakeFirst();
+    return row?.id ?? null;
   }
 
   async get(id: string): Promise<User | null> {
@@ -124,11 +148,20 @@ export class UserStore {
       .execute();
   }
 
-  /** Every account, oldest first (admin views; paging arrives with the directory). */
-  async list(): Promise<User[]> {
+  async setOrgRole(id: string, role: OrgRole, now = new Date()): Promise<void> {
+    await this.#storage.db
+      .updateTable('users')
+      .set({ org_role: role, updated_at: now.toISOString() })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  /** The accounts of one org (or, for maintenance, of every org), oldest first. */
+  async list(orgId?: string): Promise<User[]> {
     const rows = await this.#storage.db
       .selectFrom('users')
       .selectAll()
+      .$if(orgId !== undefined, (q) => q.where('org_id', '=', orgId ?? ''))
       .orderBy('created_at')
       .limit(10_000)
       .execute();
@@ -157,6 +190,8 @@ export class UserStore {
       isAdmin: Number(row.is_admin) === 1,
       webauthnUserHandle: row.webauthn_user_handle,
       source: row.source,
+      orgId: row.org_id,
+      orgRole: row.org_role,
       displayName: fields.decrypt(
         { table: 'users', column: 'display_name', rowId: row.id },
         row.display_name_enc,

@@ -17,25 +17,17 @@ export function registerSysRoutes(
     afterRekey?: () => Promise<void>;
   },
 ) {
-  app.get(
-    '/health',
-    { config: { access: 'anonymous', availableWhileSealed: true } },
-    async (_req, reply) => {
-      const status = seal.state;
-      // Load balancers read the status code: only an unsealed node takes traffic.
-      return reply.status(status === 'unsealed' ? 200 : 503).send({ status });
-    },
-  );
+  app.get('/health', { config: { action: 'sys.health' } }, async (_req, reply) => {
+    const status = seal.state;
+    // Load balancers read the status code: only an unsealed node takes traffic.
+    return reply.status(status === 'unsealed' ? 200 : 503).send({ status });
+  });
 
-  app.get(
-    '/v1/sys/status',
-    { config: { access: 'anonymous', availableWhileSealed: true } },
-    async () => seal.status(),
-  );
+  app.get('/v1/sys/status', { config: { action: 'sys.status' } }, async () => seal.status());
 
   app.post(
     '/v1/sys/init',
-    { config: { access: 'anonymous', availableWhileSealed: true }, bodyLimit: SYS_BODY_LIMIT },
+    { config: { action: 'sys.init' }, bodyLimit: SYS_BODY_LIMIT },
     async (req) => {
       // First come, first served, as with any unseal-style init: so only the
       // machine itself may do it unless the operator allows otherwise.
@@ -52,13 +44,13 @@ export function registerSysRoutes(
 
   app.post(
     '/v1/sys/unseal',
-    { config: { access: 'anonymous', availableWhileSealed: true }, bodyLimit: SYS_BODY_LIMIT },
+    { config: { action: 'sys.unseal' }, bodyLimit: SYS_BODY_LIMIT },
     async (req) => seal.unseal(unsealRequestSchema.parse(req.body), sourceOf(req)),
   );
 
   app.post(
     '/v1/sys/rekey',
-    { config: { access: 'operator' }, bodyLimit: SYS_BODY_LIMIT },
+    { config: { action: 'sys.rekey' }, bodyLimit: SYS_BODY_LIMIT },
     async (req) => {
       const result = await seal.rekey(rekeyRequestSchema.parse(req.body), sourceOf(req));
       await opts.afterRekey?.();
@@ -68,7 +60,7 @@ export function registerSysRoutes(
 
   app.post(
     '/v1/sys/seal',
-    { config: { access: 'operator' }, bodyLimit: SYS_BODY_LIMIT },
+    { config: { action: 'sys.seal' }, bodyLimit: SYS_BODY_LIMIT },
     async () => seal.seal(),
   );
 }

@@ -20,6 +20,8 @@ export interface Tables {
     webauthn_user_handle: string | null;
     source: Generated<'local' | 'ldap' | 'oidc'>;
     updated_at: string | null;
+    org_id: string | null;
+    org_role: Generated<'owner' | 'admin' | 'member' | 'guest'>;
   };
   passkeys: {
     id: string;
@@ -73,6 +75,7 @@ export interface Tables {
     step_up_at: string | null;
     revoked_at: string | null;
     revoked_reason: string | null;
+    passkey_aaguid: Generated<string | null>;
   };
   auth_challenges: {
     id_hash: string;
@@ -104,4 +107,84 @@ export interface Tables {
   audit_entries: { seq: number | string; entry: string; leaf_hash: string; created_at: string };
   audit_nodes: { level: number; idx: number | string; hash: string };
   audit_heads: { size: number | string; root_hash: string; checkpoint: string; created_at: string };
+  orgs: {
+    id: string;
+    slug_enc: string;
+    slug_index: string;
+    name_enc: string;
+    policy_enc: string;
+    created_at: string;
+    updated_at: string;
+  };
+  projects: {
+    id: string;
+    org_id: string;
+    key_enc: string;
+    key_index: string;
+    name_enc: string;
+    description_enc: string | null;
+    policy_enc: string | null;
+    created_at: string;
+    updated_at: string;
+    archived_at: string | null;
+  };
+  partner_links: {
+    id: string;
+    project_id: string;
+    host_org_id: string;
+    partner_org_id: string;
+    max_role: 'admin' | 'member' | 'viewer';
+    status: 'pending' | 'active' | 'ended';
+    created_by: string;
+    created_at: string;
+    accepted_by: string | null;
+    accepted_at: string | null;
+    ended_by: string | null;
+    ended_at: string | null;
+  };
+  project_members: {
+    project_id: string;
+    user_id: string;
+    role: 'owner' | 'admin' | 'member' | 'viewer';
+    via_link_id: string | null;
+    added_by: string;
+    created_at: string;
+  };
+  groups: {
+    id: string;
+    org_id: string;
+    name_enc: string;
+    name_index: string;
+    ldap_dn_enc: string | null;
+    created_at: string;
+  };
+  group_members: {
+    group_id: string;
+    member_kind: 'user' | 'group';
+    member_id: string;
+    created_at: string;
+  };
+  project_group_members: {
+    project_id: string;
+    group_id: string;
+    role: 'owner' | 'admin' | 'member' | 'viewer';
+    added_by: string;
+    created_at: string;
+  };
+  invitations: {
+    id: string;
+    token_hash: string;
+    project_id: string;
+    role: 'admin' | 'member' | 'viewer';
+    email_enc: string | null;
+    email_index: string | null;
+    domain_enc: string | null;
+    domain_index: string | null;
+    created_by: string;
+    created_at: string;
+    expires_at: string;
+    used_by: string | null;
+    used_at: string | null;
+    revoked_at: string | null;
+  };
 }

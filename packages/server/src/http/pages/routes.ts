@@ -13,7 +13,7 @@ export function registerPageRoutes(app: App): void {
     script: file('passkeys.js'),
     style: file('pages.css'),
   };
-  const anonymous = { config: { access: 'anonymous' as const } };
+  const anonymous = { config: { action: 'page.static' as const } };
   app.get('/login', anonymous, async (_req, reply) =>
     reply.type('text/html; charset=utf-8').send(pages.login),
   );

@@ -10,7 +10,7 @@ import { issueEnrolmentLink } from '../passkeys/enrolment-link.ts';
 import { changeWithAudit } from '../transactional.ts';
 import { type User, UserStore } from '../user-store.ts';
 
-const idParams = z.object({ id: z.uuid('expected a user id') }).strict();
+const idParams = z.object({ userId: z.uuid('expected a user id') }).strict();
 const newUserBody = z
   .object({
     displayName: z.string().trim().min(1).max(100),
@@ -20,7 +20,10 @@ const newUserBody = z
       .max(64)
       .regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, dot, dash and underscore only'),
     email: z.email().max(254).optional(),
+    /** Installation admin (creates orgs, reads the whole ledger); only installation admins grant it. */
     isAdmin: z.boolean().default(false),
+    /** Role in the org; only org owners make admins. */
+    orgRole: z.enum(['admin', 'member']).default('member'),
   })
   .strict();
 const statusBody = z.object({ status: z.enum(['active', 'disabled']) }).strict();
@@ -33,6 +36,8 @@ function publicUser(u: User) {
     email: u.email,
     status: u.status,
     isAdmin: u.isAdmin,
+    orgId: u.orgId,
+    orgRole: u.orgRole,
     source: u.source,
     createdAt: u.createdAt,
   };
@@ -59,12 +64,29 @@ export function registerAdminUserRoutes(
     };
   };
 
-  app.get('/v1/admin/users', { config: { access: 'admin' } }, async () => ({
-    users: (await identity().users.list()).map(publicUser),
+  /** The caller's home org, when they administer it. */
+  const administeredOrg = (req: FastifyRequest): string => {
+    const actor = actorOf(req);
+    if (actor.orgId === null || (actor.orgRole !== 'owner' && actor.orgRole !== 'admin')) {
+      throw new BulwarkError('forbidden', 'Only admins of your org manage its accounts.');
+    }
+    return actor.orgId;
+  };
+
+  app.get('/v1/admin/users', { config: { action: 'org-users.list' } }, async (req) => ({
+    users: (await identity().users.list(administeredOrg(req))).map(publicUser),
   }));
 
-  app.post('/v1/admin/users', { config: { access: 'admin', stepUp: true } }, async (req, reply) => {
+  app.post('/v1/admin/users', { config: { action: 'org-users.create' } }, async (req, reply) => {
+    const orgId = administeredOrg(req);
     const body = newUserBody.parse(req.body);
+    const actor = actorOf(req);
+    if (body.isAdmin && !actor.isAdmin) {
+      throw new BulwarkError('forbidden', 'Only installation admins make installation admins.');
+    }
+    if (body.orgRole === 'admin' && actor.orgRole !== 'owner') {
+      throw new BulwarkError('forbidden', 'Only org owners make org admins.');
+    }
     if (await identity().users.findByUsername(body.username)) {
       throw new BulwarkError('bad_request', `The username ${body.username} is taken.`);
     }
@@ -75,6 +97,8 @@ export function registerAdminUserRoutes(
         username: body.username,
         email: body.email ?? null,
         isAdmin: body.isAdmin,
+        orgId,
+        orgRole: body.orgRole,
       });
       const issued = await issueEnrolmentLink(
         { challenges: tx.challenges, relyingParty: identity().relyingParty },
@@ -93,10 +117,10 @@ export function registerAdminUserRoutes(
 
   /** A new enrolment link: for a lost link, or an admin reset after every factor was lost. */
   app.post(
-    '/v1/admin/users/:id/enrolment-link',
-    { config: { access: 'admin', stepUp: true } },
+    '/v1/admin/users/:userId/enrolment-link',
+    { config: { action: 'user.admin-change' } },
     async (req) => {
-      const { id } = idParams.parse(req.params);
+      const { userId: id } = idParams.parse(req.params);
       const user = await identity().users.get(id);
       if (!user) throw new BulwarkError('not_found', 'No such user.');
       if (user.status !== 'active')
@@ -117,10 +141,10 @@ export function registerAdminUserRoutes(
   );
 
   app.put(
-    '/v1/admin/users/:id/status',
-    { config: { access: 'admin', stepUp: true } },
+    '/v1/admin/users/:userId/status',
+    { config: { action: 'user.admin-change' } },
     async (req) => {
-      const { id } = idParams.parse(req.params);
+      const { userId: id } = idParams.parse(req.params);
       const { status } = statusBody.parse(req.body);
       if (id === actorOf(req).userId && status === 'disabled') {
         throw new BulwarkError('bad_request', 'You cannot disable your own account.');

@@ -15,6 +15,11 @@ export const ldapConnectorSchema = z
       .string()
       .regex(/^ldaps?:\/\/[^/?#\s]+\/?$/i, 'ldaps://host[:port] or ldap://host[:port]'),
     startTls: z.boolean().default(false),
+    /** Slug of the org its people belong to (JIT and sync); absent: the installation's default org. */
+    org: z
+      .string()
+      .regex(/^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/, 'an org slug')
+      .optional(),
     /** PEM file of the CA(s) to trust for the directory's certificate; else the system store. */
     caFile: z.string().min(1).optional(),
     bindDn: z.string().min(1),
@@ -124,6 +129,8 @@ const defaults = {
 /** A connector with its defaults filled in and its secrets read from disk. */
 export interface ResolvedLdapConnector {
   id: string;
+  /** Org slug its people belong to; null: the installation's default org. */
+  org: string | null;
   url: string;
   startTls: boolean;
   /** PEM; null means the system trust store. */
@@ -156,6 +163,7 @@ export function resolveLdapConnector(
   }
   return {
     id: cfg.id,
+    org: cfg.org ?? null,
     url: cfg.url.replace(/\/$/, ''),
     startTls: cfg.startTls,
     ca: cfg.caFile ? readFile(cfg.caFile) : null,

@@ -80,7 +80,7 @@ export function registerLdapRoutes(app: App, deps: LdapRouteDeps): void {
     return service;
   };
 
-  app.post('/v1/auth/login/ldap', { config: { access: 'anonymous' } }, async (req, reply) => {
+  app.post('/v1/auth/login/ldap', { config: { action: 'auth.login' } }, async (req, reply) => {
     const body = loginBody.parse(req.body);
     const service = pick(body.connector);
     const source = sourceOf(req);
@@ -135,7 +135,7 @@ export function registerLdapRoutes(app: App, deps: LdapRouteDeps): void {
 
   app.post(
     '/v1/admin/ldap/:connector/sync',
-    { config: { access: 'admin', stepUp: true } },
+    { config: { action: 'ldap.sync' } },
     async (req): Promise<{ connector: string } & SyncCounts> => {
       const { connector } = z.object({ connector: z.string().min(1).max(63) }).parse(req.params);
       const service = pick(connector);

@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Storage } from '../../storage/storage.ts';
+import { connectorOrg } from '../connector-org.ts';
 import type { Clock } from '../secret-hasher.ts';
 import type { SessionService } from '../sessions/service.ts';
 import type { User, UserStore } from '../user-store.ts';
@@ -145,12 +146,15 @@ export class LdapLoginService {
       .executeTakeFirst();
 
     if (!link) {
+      const orgId = await connectorOrg(this.#storage, this.id, this.connector.config.org);
       const user = await this.#users.create(
         {
+          ...(orgId ? { orgId } : {}),
           displayName: identity.displayName,
           email: await this.#freeEmail(identity.email, null),
           username: await this.#freeUsername(identity.username),
           isAdmin,
+          orgRole: isAdmin ? 'admin' : 'member',
           source: 'ldap',
         },
         now,
@@ -211,6 +215,8 @@ export class LdapLoginService {
           email_index:
             email === null ? null : fields.blindIndex('users.email', email, normaliseEmail),
           is_admin: isAdmin ? 1 : 0,
+          // The directory's admin group makes an org admin; it never touches an org owner.
+          ...(user.orgRole === 'owner' ? {} : { org_role: isAdmin ? 'admin' : 'member' }),
           ...(reactivate ? { status: 'active' as const } : {}),
           updated_at: nowIso,
         })

@@ -29,6 +29,11 @@ const claimName = z.string().min(1).max(200);
 export const oidcConnectorSchema = z
   .object({
     id: connectorId,
+    /** Slug of the org its people belong to; absent: the installation's default org. */
+    org: z
+      .string()
+      .regex(/^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/, 'an org slug')
+      .optional(),
     issuer: issuerUrl,
     clientId: z.string().min(1).max(500),
     /** A file holding the client secret (never the secret inline). Absent: a public client (PKCE only). */

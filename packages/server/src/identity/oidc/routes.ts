@@ -34,7 +34,7 @@ const params = z.object({ connector: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$
 export function registerOidcRoutes(app: App, deps: OidcRouteDeps): void {
   app.get(
     '/v1/auth/oidc/:connector/start',
-    { config: { access: 'anonymous' } },
+    { config: { action: 'auth.login' } },
     async (req, reply) => {
       const { connector } = parseParams(req);
       try {
@@ -49,7 +49,7 @@ export function registerOidcRoutes(app: App, deps: OidcRouteDeps): void {
 
   app.get(
     '/v1/auth/oidc/:connector/callback',
-    { config: { access: 'anonymous' } },
+    { config: { action: 'auth.login' } },
     async (req, reply) => {
       const { connector } = parseParams(req);
       let userId: string;

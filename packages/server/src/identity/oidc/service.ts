@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import * as oidc from 'openid-client';
 import type { Storage } from '../../storage/storage.ts';
 import type { ChallengeStore } from '../challenges/challenge-store.ts';
+import { connectorOrg } from '../connector-org.ts';
 import type { Clock } from '../secret-hasher.ts';
 import type { User, UserStore } from '../user-store.ts';
 import type { OidcConnectorConfig } from './config.ts';
@@ -65,6 +66,7 @@ export interface OidcServiceOptions {
 export class OidcService {
   readonly #connectors = new Map<string, OidcConnector>();
   readonly #users: UserStore;
+  readonly #storage: Storage;
   readonly #challenges: ChallengeStore;
   readonly #identities: OidcIdentityStore;
   readonly #clock: Clock;
@@ -72,6 +74,7 @@ export class OidcService {
 
   constructor(opts: OidcServiceOptions) {
     this.#users = opts.users;
+    this.#storage = opts.storage;
     this.#challenges = opts.challenges;
     this.#identities = new OidcIdentityStore(opts.storage);
     this.#clock = opts.clock;
@@ -213,12 +216,15 @@ export class OidcService {
       mapped.username !== null && !(await this.#users.findByUsername(mapped.username))
         ? mapped.username
         : null;
+    const orgId = await connectorOrg(this.#storage, connectorId, connector.config.org);
     const created = await this.#users.create(
       {
+        ...(orgId ? { orgId } : {}),
         displayName: mapped.displayName,
         email: mapped.email,
         username,
         isAdmin: mapped.isAdmin === true,
+        orgRole: mapped.isAdmin === true ? 'admin' : 'member',
         source: 'oidc',
       },
       now,

@@ -1,4 +1,6 @@
+import { sql } from 'kysely';
 import type { Storage } from '../../storage/storage.ts';
+import type { OrgRole } from '../user-store.ts';
 
 /** Same normalisation as UserStore's email index (the two must never drift). */
 const normaliseEmail = (email: string) => email.trim().toLowerCase();
@@ -84,6 +86,12 @@ export class OidcIdentityStore {
             ? null
             : fields.blindIndex('users.email', update.email, normaliseEmail),
         ...(update.isAdmin === undefined ? {} : { is_admin: update.isAdmin ? 1 : 0 }),
+        // The IdP's admin role makes an org admin; it never touches an org owner.
+        ...(update.isAdmin === undefined
+          ? {}
+          : {
+              org_role: sql<OrgRole>`case when org_role = 'owner' then 'owner' else ${update.isAdmin ? 'admin' : 'member'} end`,
+            }),
         updated_at: now.toISOString(),
       })
       .where('id', '=', userId)

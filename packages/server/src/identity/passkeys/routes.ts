@@ -13,6 +13,9 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { AuditLedger } from '../../audit/ledger/ledger.ts';
 import type { App } from '../../http/app.ts';
+import type { Action } from '../../policy/actions.ts';
+import { PolicyStore } from '../../policy/policy-store.ts';
+import { homePolicyVerdict } from '../../policy/request-guard.ts';
 import { actorOf, auditActor, sourceOf } from '../actor.ts';
 import type { IdentityContext } from '../context.ts';
 import { clearSessionCookie, setSessionCookie } from '../session-cookie.ts';
@@ -44,29 +47,17 @@ export function registerPasskeyRoutes(identity: () => IdentityContext, audit: ()
   const change = <T>(fn: (tx: TransactionalIdentity) => Promise<T>) =>
     changeWithAudit(identity(), audit(), fn);
   return (app: App): void => {
-    const anonymous = { config: { access: 'anonymous' as const }, bodyLimit: AUTH_BODY_LIMIT };
-    // The app's auth hook sets req.actor and enforces admin and step-up.
-    const authenticated = {
-      config: { access: 'authenticated' as const },
-      bodyLimit: AUTH_BODY_LIMIT,
-    };
-    const sensitive = {
-      config: { access: 'authenticated' as const, stepUp: true },
-      bodyLimit: AUTH_BODY_LIMIT,
-    };
+    // The request guard sets req.actor and enforces the action's rule and step-up.
+    const as = (action: Action) => ({ config: { action }, bodyLimit: AUTH_BODY_LIMIT });
 
     // A new first-admin link, for when the one printed at init expired or was lost.
-    app.post(
-      '/v1/sys/setup-link',
-      { config: { access: 'operator' }, bodyLimit: AUTH_BODY_LIMIT },
-      async () => issueSetupLink(identity()),
-    );
+    app.post('/v1/sys/setup-link', as('sys.setup-link'), async () => issueSetupLink(identity()));
 
-    app.post('/v1/auth/setup/options', anonymous, async (req) =>
+    app.post('/v1/auth/setup/options', as('auth.setup'), async (req) =>
       identity().passkeys.startSetup(setupOptionsRequestSchema.parse(req.body)),
     );
 
-    app.post('/v1/auth/setup/verify', anonymous, async (req, reply) => {
+    app.post('/v1/auth/setup/verify', as('auth.setup'), async (req, reply) => {
       const body = setupVerifyRequestSchema.parse(req.body);
       const session = await change(async (tx) => {
         const made = await tx.passkeys.finishSetup({ ...body, device: deviceOf(req) });
@@ -92,12 +83,12 @@ export function registerPasskeyRoutes(identity: () => IdentityContext, audit: ()
       return startSession(reply, session, 'cookie');
     });
 
-    app.post('/v1/auth/enrol/options', anonymous, async (req) => {
+    app.post('/v1/auth/enrol/options', as('auth.enrol'), async (req) => {
       const { token } = enrolOptionsRequestSchema.parse(req.body);
       return identity().passkeys.startEnrolment(token);
     });
 
-    app.post('/v1/auth/enrol/verify', anonymous, async (req, reply) => {
+    app.post('/v1/auth/enrol/verify', as('auth.enrol'), async (req, reply) => {
       const body = enrolVerifyRequestSchema.parse(req.body);
       const session = await change(async (tx) => {
         const made = await tx.passkeys.finishEnrolment({ ...body, device: deviceOf(req) });
@@ -111,12 +102,12 @@ export function registerPasskeyRoutes(identity: () => IdentityContext, audit: ()
       return startSession(reply, session, 'cookie');
     });
 
-    app.post('/v1/auth/passkey/login/options', anonymous, async (req) => {
+    app.post('/v1/auth/passkey/login/options', as('auth.login'), async (req) => {
       parseEmpty(req.body);
       return identity().passkeys.startLogin();
     });
 
-    app.post('/v1/auth/passkey/login/verify', anonymous, async (req, reply) => {
+    app.post('/v1/auth/passkey/login/verify', as('auth.login'), async (req, reply) => {
       const body = loginVerifyRequestSchema.parse(req.body);
       const session = await change(async (tx) => {
         const made = await tx.passkeys.finishLogin({
@@ -137,7 +128,7 @@ export function registerPasskeyRoutes(identity: () => IdentityContext, audit: ()
       return startSession(reply, session, body.session);
     });
 
-    app.post('/v1/auth/logout', authenticated, async (req, reply) => {
+    app.post('/v1/auth/logout', as('auth.logout'), async (req, reply) => {
       const actor = actorOf(req);
       await change(async (tx) => {
         await tx.sessions.revokeOwn(actor.userId, actor.sessionId);
@@ -151,12 +142,12 @@ export function registerPasskeyRoutes(identity: () => IdentityContext, audit: ()
       return reply.status(204).send();
     });
 
-    app.post('/v1/auth/step-up/options', authenticated, async (req) => {
+    app.post('/v1/auth/step-up/options', as('auth.step-up'), async (req) => {
       parseEmpty(req.body);
       return identity().passkeys.startStepUp(actorOf(req));
     });
 
-    app.post('/v1/auth/step-up/verify', authenticated, async (req) => {
+    app.post('/v1/auth/step-up/verify', as('auth.step-up'), async (req) => {
       const body = stepUpVerifyRequestSchema.parse(req.body);
       return change(async (tx) => {
         const result = await tx.passkeys.finishStepUp(actorOf(req), { ...body, log: req.log });
@@ -169,25 +160,37 @@ export function registerPasskeyRoutes(identity: () => IdentityContext, audit: ()
       });
     });
 
-    app.get('/v1/me', authenticated, async (req) => {
+    app.get('/v1/me', as('me.read'), async (req) => {
       const actor = actorOf(req);
+      // Answered even when the session fails its org's policy, so the client can say why.
+      const verdict = await homePolicyVerdict(
+        new PolicyStore(identity().storage),
+        actor,
+        sourceOf(req),
+        identity().clock.now(),
+      );
       return {
         user: await identity().passkeys.userSummary(actor.userId),
+        orgId: actor.orgId,
+        orgRole: actor.orgRole,
         methods: actor.methods,
         stepUpAt: actor.stepUpAt?.toISOString() ?? null,
+        policy: verdict.ok
+          ? { satisfied: true }
+          : { satisfied: false, rule: verdict.rule, message: verdict.message },
       };
     });
 
-    app.get('/v1/me/passkeys', authenticated, async (req) => ({
+    app.get('/v1/me/passkeys', as('me.credentials.read'), async (req) => ({
       passkeys: await identity().passkeys.list(actorOf(req).userId),
     }));
 
-    app.post('/v1/me/passkeys/options', sensitive, async (req) => {
+    app.post('/v1/me/passkeys/options', as('me.credentials.change-sensitive'), async (req) => {
       parseEmpty(req.body);
       return identity().passkeys.startRegistration(actorOf(req));
     });
 
-    app.post('/v1/me/passkeys/verify', sensitive, async (req) => {
+    app.post('/v1/me/passkeys/verify', as('me.credentials.change-sensitive'), async (req) => {
       const body = passkeyRegisterVerifyRequestSchema.parse(req.body);
       const passkey = await change(async (tx) => {
         const added = await tx.passkeys.finishRegistration(actorOf(req), body);
@@ -201,7 +204,7 @@ export function registerPasskeyRoutes(identity: () => IdentityContext, audit: ()
       return { passkey };
     });
 
-    app.patch('/v1/me/passkeys/:id', authenticated, async (req) => {
+    app.patch('/v1/me/passkeys/:id', as('me.credentials.change'), async (req) => {
       const { id } = idParamsSchema.parse(req.params);
       const { name } = passkeyRenameRequestSchema.parse(req.body);
       const passkey = await change(async (tx) => {
@@ -216,7 +219,7 @@ export function registerPasskeyRoutes(identity: () => IdentityContext, audit: ()
       return { passkey };
     });
 
-    app.delete('/v1/me/passkeys/:id', sensitive, async (req, reply) => {
+    app.delete('/v1/me/passkeys/:id', as('me.credentials.change-sensitive'), async (req, reply) => {
       const { id } = idParamsSchema.parse(req.params);
       await change(async (tx) => {
         await tx.passkeys.remove(actorOf(req).userId, id);

@@ -177,7 +177,7 @@ export class PasskeyService {
         throw new BulwarkError('link_invalid', 'An administrator exists already.');
       }
       const created = await new UserStore(tx).create(
-        { displayName: data.displayName, username: data.username, isAdmin: true },
+        { displayName: data.displayName, username: data.username, isAdmin: true, orgRole: 'owner' },
         this.#clock.now(),
       );
       await store.setUserHandle(created.id, data.userHandle);
@@ -189,7 +189,7 @@ export class PasskeyService {
       });
       return created;
     });
-    return this.#newSession(user, 'cookie', input.device ?? null);
+    return this.#newSession(user, 'cookie', input.device ?? null, credential.aaguid);
   }
 
   async #requireLiveSetupLink(token: string): Promise<void> {
@@ -244,7 +244,7 @@ export class PasskeyService {
       name: input.name ?? `Passkey ${count + 1}`,
       createdAt: this.#clock.now().toISOString(),
     });
-    return this.#newSession(user, 'cookie', input.device ?? null);
+    return this.#newSession(user, 'cookie', input.device ?? null, credential.aaguid);
   }
 
   async #enrolmentUser(token: string): Promise<User> {
@@ -307,7 +307,12 @@ export class PasskeyService {
       log.info({ reason: outcome.reason }, 'passkey login refused');
       throw new BulwarkError('login_failed');
     }
-    return this.#newSession(outcome.user, input.session, input.device ?? null);
+    return this.#newSession(
+      outcome.user,
+      input.session,
+      input.device ?? null,
+      outcome.passkey.aaguid,
+    );
   }
 
   async startStepUp(actor: Actor): Promise<Options<PublicKeyCredentialRequestOptionsJSON>> {
@@ -589,11 +594,14 @@ export class PasskeyService {
     user: User,
     kind: 'cookie' | 'bearer',
     device: string | null,
+    /** Which authenticator model signed in: policies may allow only some (hardware keys). */
+    passkeyAaguid: string,
   ): Promise<NewSession> {
     const { token, session } = await this.#sessions.create(user.id, {
       kind,
       methods: ['passkey'],
       device,
+      passkeyAaguid,
       // A passkey with user verification is phishing-resistant and two-factor: a fresh step-up.
       stepUp: true,
     });

@@ -65,7 +65,7 @@ export function registerPasswordRoutes(app: App, deps: PasswordRouteDeps) {
     }
   };
 
-  app.post('/v1/auth/login/password', { config: { access: 'anonymous' } }, async (req) => {
+  app.post('/v1/auth/login/password', { config: { action: 'auth.login' } }, async (req) => {
     requireAllowed();
     const body = passwordLoginBody.parse(req.body);
     const source = sourceOf(req);
@@ -99,22 +99,26 @@ export function registerPasswordRoutes(app: App, deps: PasswordRouteDeps) {
   });
 
   /** Sends the SMS code of a pending password login (insecure; only when enabled and enrolled). */
-  app.post('/v1/auth/login/second-factor/sms', { config: { access: 'anonymous' } }, async (req) => {
-    const { challengeId } = z
-      .object({ challengeId: z.string().min(1).max(200) })
-      .strict()
-      .parse(req.body);
-    const pending = await deps
-      .identity()
-      .challenges.peek<PendingLogin>('second-factor', challengeId);
-    if (!pending || !deps.sms || !pending.data.methods.includes('sms'))
-      throw new BulwarkError('login_failed');
-    return deps.sms().sendCode(pending.data.userId);
-  });
+  app.post(
+    '/v1/auth/login/second-factor/sms',
+    { config: { action: 'auth.login' } },
+    async (req) => {
+      const { challengeId } = z
+        .object({ challengeId: z.string().min(1).max(200) })
+        .strict()
+        .parse(req.body);
+      const pending = await deps
+        .identity()
+        .challenges.peek<PendingLogin>('second-factor', challengeId);
+      if (!pending || !deps.sms || !pending.data.methods.includes('sms'))
+        throw new BulwarkError('login_failed');
+      return deps.sms().sendCode(pending.data.userId);
+    },
+  );
 
   app.post(
     '/v1/auth/login/second-factor',
-    { config: { access: 'anonymous' } },
+    { config: { action: 'auth.login' } },
     async (req, reply) => {
       const body = secondFactorBody.parse(req.body);
       const identity = deps.identity();
@@ -173,7 +177,7 @@ export function registerPasswordRoutes(app: App, deps: PasswordRouteDeps) {
 
   app.put(
     '/v1/me/password',
-    { config: { access: 'authenticated', stepUp: true } },
+    { config: { action: 'me.credentials.change-sensitive' } },
     async (req, reply) => {
       requireAllowed();
       const actor = actorOf(req);
@@ -200,7 +204,7 @@ export function registerPasswordRoutes(app: App, deps: PasswordRouteDeps) {
 
   app.delete(
     '/v1/me/password',
-    { config: { access: 'authenticated', stepUp: true } },
+    { config: { action: 'me.credentials.change-sensitive' } },
     async (req, reply) => {
       const userId = actorOf(req).userId;
       await changeWithAudit(deps.identity(), deps.audit(), async (tx) => {

@@ -30,7 +30,7 @@ export function registerRecoveryRoutes(
   /** Shown once; the old set dies. */
   app.post(
     '/v1/me/recovery-codes',
-    { config: { access: 'authenticated', stepUp: true } },
+    { config: { action: 'me.credentials.change-sensitive' } },
     async (req) => {
       const userId = actorOf(req).userId;
       const codes = await changeWithAudit(deps.identity(), deps.audit(), async (tx) => {
@@ -50,7 +50,7 @@ export function registerRecoveryRoutes(
     },
   );
 
-  app.get('/v1/me/recovery-codes', { config: { access: 'authenticated' } }, async (req) => ({
+  app.get('/v1/me/recovery-codes', { config: { action: 'me.credentials.read' } }, async (req) => ({
     remaining: await deps.recovery().remaining(actorOf(req).userId),
   }));
 
@@ -59,7 +59,7 @@ export function registerRecoveryRoutes(
    * user can register a new passkey. Unknown users and wrong codes get the
    * same answer, after the same throttle.
    */
-  app.post('/v1/auth/login/recovery', { config: { access: 'anonymous' } }, async (req, reply) => {
+  app.post('/v1/auth/login/recovery', { config: { action: 'auth.login' } }, async (req, reply) => {
     const body = recoveryLoginBody.parse(req.body);
     const source = sourceOf(req);
     deps.throttle.check(body.username, source);

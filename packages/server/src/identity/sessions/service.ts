@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { BulwarkError } from '../../errors.ts';
 import { type Clock, newToken, type SecretHasher } from '../secret-hasher.ts';
-import type { UserStore } from '../user-store.ts';
+import type { OrgRole, UserStore } from '../user-store.ts';
 import type { SessionRow, SessionStore } from './store.ts';
 
 export type AuthMethod =
@@ -26,9 +26,17 @@ export const defaultSessionPolicy: SessionPolicy = { idleMinutes: 30, absoluteHo
 export interface Actor {
   userId: string;
   sessionId: string;
+  /** Installation admin: creates orgs, reads the whole ledger; sees no org's projects by it. */
   isAdmin: boolean;
+  /** Home org (tenant) and role in it. */
+  orgId: string | null;
+  orgRole: OrgRole;
   methods: AuthMethod[];
   stepUpAt: Date | null;
+  /** AAGUID of the passkey the session signed in with, if any (policy: allowed authenticators). */
+  passkeyAaguid: string | null;
+  createdAt: Date;
+  lastSeenAt: Date;
 }
 
 export interface SessionInfo {
@@ -80,6 +88,8 @@ export class SessionService {
       methods: AuthMethod[];
       device?: string | null;
       stepUp?: boolean;
+      /** The AAGUID of the passkey that signed in, when one did. */
+      passkeyAaguid?: string | null;
     },
   ): Promise<{ token: string; session: SessionInfo }> {
     const token = newToken('bws');
@@ -108,6 +118,7 @@ export class SessionService {
       step_up_at: opts.stepUp ? now.toISOString() : null,
       revoked_at: null,
       revoked_reason: null,
+      passkey_aaguid: opts.passkeyAaguid ?? null,
     };
     await this.#store.insert(row);
     return { token, session: this.#info(row, id) };
@@ -130,8 +141,13 @@ export class SessionService {
       userId: row.user_id,
       sessionId: row.id,
       isAdmin: user.isAdmin,
+      orgId: user.orgId,
+      orgRole: user.orgRole,
       methods: JSON.parse(row.auth_methods) as AuthMethod[],
       stepUpAt: row.step_up_at ? new Date(row.step_up_at) : null,
+      passkeyAaguid: row.passkey_aaguid ?? null,
+      createdAt: new Date(row.created_at),
+      lastSeenAt: new Date(row.last_seen_at),
     };
   }
 
@@ -159,6 +175,15 @@ export class SessionService {
       'user',
     );
     if (n === 0) throw new BulwarkError('not_found', 'No such active session.');
+  }
+
+  /** Ends one session whatever its owner (policy lifetimes, the guard). */
+  async revokeSession(actor: Actor, reason: string): Promise<void> {
+    await this.#store.revoke(
+      { id: actor.sessionId, userId: actor.userId },
+      this.#clock.now().toISOString(),
+      reason,
+    );
   }
 
   /** Ends every session of a user (admin action, account disabled, password reset). */

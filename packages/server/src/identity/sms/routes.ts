@@ -29,13 +29,13 @@ export function registerSmsRoutes(
   identity: () => IdentityContext,
   audit: () => AuditLedger,
 ) {
-  app.get('/v1/me/sms', { config: { access: 'authenticated' } }, async (req) => {
+  app.get('/v1/me/sms', { config: { action: 'me.credentials.read' } }, async (req) => {
     const status = await sms().getNumber(actorOf(req).userId);
     if (!status) throw new BulwarkError('not_found', 'No phone number is enrolled for SMS codes.');
     return status;
   });
 
-  app.post('/v1/me/sms', { config: { access: 'authenticated', stepUp: true } }, async (req) => {
+  app.post('/v1/me/sms', { config: { action: 'me.credentials.change-sensitive' } }, async (req) => {
     const userId = actorOf(req).userId;
     const { phone } = phoneBody.parse(req.body);
     await changeWithAudit(identity(), audit(), async (tx) => {
@@ -49,7 +49,7 @@ export function registerSmsRoutes(
     return sms().sendCode(userId);
   });
 
-  app.post('/v1/me/sms/confirm', { config: { access: 'authenticated' } }, async (req) => {
+  app.post('/v1/me/sms/confirm', { config: { action: 'me.credentials.change' } }, async (req) => {
     const { challengeId, code } = confirmBody.parse(req.body);
     const userId = actorOf(req).userId;
     // A wrong code must still spend its try: return (commit) rather than throw inside.
@@ -68,7 +68,7 @@ export function registerSmsRoutes(
 
   app.delete(
     '/v1/me/sms',
-    { config: { access: 'authenticated', stepUp: true } },
+    { config: { action: 'me.credentials.change-sensitive' } },
     async (req, reply) => {
       const userId = actorOf(req).userId;
       await changeWithAudit(identity(), audit(), async (tx) => {

@@ -27,16 +27,22 @@ export function registerTotpRoutes(
     audit: () => AuditLedger;
   },
 ) {
-  app.post('/v1/me/totp', { config: { access: 'authenticated', stepUp: true } }, async (req) => {
-    const actor = actorOf(req);
-    const user = await deps.identity().users.get(actor.userId);
-    if (!user) throw new BulwarkError('unauthenticated');
-    // An unconfirmed secret is not a credential yet: the ledger records the confirmation.
-    const enrolment = await deps.totp().beginEnrolment(user.id, user.username ?? user.displayName);
-    return { ...enrolment, next: 'POST /v1/me/totp/confirm with a code from your app' };
-  });
+  app.post(
+    '/v1/me/totp',
+    { config: { action: 'me.credentials.change-sensitive' } },
+    async (req) => {
+      const actor = actorOf(req);
+      const user = await deps.identity().users.get(actor.userId);
+      if (!user) throw new BulwarkError('unauthenticated');
+      // An unconfirmed secret is not a credential yet: the ledger records the confirmation.
+      const enrolment = await deps
+        .totp()
+        .beginEnrolment(user.id, user.username ?? user.displayName);
+      return { ...enrolment, next: 'POST /v1/me/totp/confirm with a code from your app' };
+    },
+  );
 
-  app.post('/v1/me/totp/confirm', { config: { access: 'authenticated' } }, async (req) => {
+  app.post('/v1/me/totp/confirm', { config: { action: 'me.credentials.change' } }, async (req) => {
     const { code } = codeBody.parse(req.body);
     const userId = actorOf(req).userId;
     await changeWithAudit(deps.identity(), deps.audit(), async (tx) => {
@@ -52,7 +58,7 @@ export function registerTotpRoutes(
 
   app.delete(
     '/v1/me/totp',
-    { config: { access: 'authenticated', stepUp: true } },
+    { config: { action: 'me.credentials.change-sensitive' } },
     async (req, reply) => {
       const userId = actorOf(req).userId;
       await changeWithAudit(deps.identity(), deps.audit(), async (tx) => {
@@ -69,12 +75,12 @@ export function registerTotpRoutes(
     },
   );
 
-  app.get('/v1/me/totp', { config: { access: 'authenticated' } }, async (req) => ({
+  app.get('/v1/me/totp', { config: { action: 'me.credentials.read' } }, async (req) => ({
     enrolled: await deps.totp().isEnrolled(actorOf(req).userId),
   }));
 
   /** Step-up with an authenticator code: fresh proof for sensitive actions. */
-  app.post('/v1/auth/step-up/totp', { config: { access: 'authenticated' } }, async (req) => {
+  app.post('/v1/auth/step-up/totp', { config: { action: 'auth.step-up' } }, async (req) => {
     const actor = actorOf(req);
     const { code } = codeBody.parse(req.body);
     const source = sourceOf(req);

@@ -1,0 +1,42 @@
+import type { FastifyRequest } from 'fastify';
+import type { AuditEvent } from '../audit/ledger/entry.ts';
+import type { AuditLedger } from '../audit/ledger/ledger.ts';
+import { auditActor } from '../identity/actor.ts';
+import type { IdentityContext } from '../identity/context.ts';
+import { Storage } from '../storage/storage.ts';
+
+/** What the directory routes need from the composition root (each throws `sealed` while sealed). */
+export interface DirectoryDeps {
+  identity: () => IdentityContext;
+  ledger: () => AuditLedger;
+}
+
+export interface DirectoryTx {
+  storage: Storage;
+  /** Appends the change's ledger entry in this same transaction; the actor is the request's. */
+  record(event: Omit<AuditEvent, 'actor'>): Promise<void>;
+}
+
+/**
+ * Runs a directory change and its ledger entry in one transaction: both
+ * commit or neither does. Everything inside must use `tx.storage` (on SQLite
+ * the one connection belongs to the transaction).
+ */
+export async function directoryChange<T>(
+  deps: DirectoryDeps,
+  req: FastifyRequest,
+  change: (tx: DirectoryTx) => Promise<T>,
+): Promise<T> {
+  const outer = deps.identity().storage;
+  const ledger = deps.ledger();
+  const actor = auditActor(req);
+  return outer.db.transaction().execute(async (trx) => {
+    const storage = new Storage(trx, outer.backend, outer.fields);
+    return change({
+      storage,
+      record: async (event) => {
+        await ledger.append(trx, { ...event, actor });
+      },
+    });
+  });
+}

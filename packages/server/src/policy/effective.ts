@@ -1,0 +1,199 @@
+import {
+  type AddressRange,
+  type Audience,
+  type AudienceRules,
+  audiences,
+  type EffectiveAudienceRules,
+  type EffectivePolicy,
+  type OrgPolicy,
+  type ProjectPolicy,
+  parseCidr,
+} from './policy.ts';
+
+/**
+ * The policy that applies in a project: for every field, the stricter of the
+ * org's and the project's. Strictness is decided here, field by field, and
+ * never depends on the project's good behaviour: even an override the API
+ * should have refused (see `loosenings`) cannot make the result looser than
+ * the org's policy.
+ */
+export function effectivePolicy(org: OrgPolicy, project: ProjectPolicy | null): EffectivePolicy {
+  return {
+    internal: effectiveAudience(org.internal, project?.internal),
+    external: effectiveAudience(org.external, project?.external),
+    issueLinkRequired: org.issueLinkRequired || project?.issueLinkRequired === true,
+    retentionDays: shorterRetention(org.retentionDays, project?.retentionDays),
+  };
+}
+
+function effectiveAudience(
+  org: AudienceRules,
+  project: Partial<AudienceRules> = {},
+): EffectiveAudienceRules {
+  const projectMethods = project.authMethods;
+  return {
+    // Org order is kept: it is the order admins chose to show the methods in.
+    authMethods:
+      projectMethods === undefined
+        ? [...org.authMethods]
+        : org.authMethods.filter((m) => projectMethods.includes(m)),
+    phishingResistantMfa: org.phishingResistantMfa || project.phishingResistantMfa === true,
+    allowedAaguids: intersectOrEither(org.allowedAaguids, project.allowedAaguids ?? null),
+    sessionIdleMinutes: Math.min(org.sessionIdleMinutes, project.sessionIdleMinutes ?? Infinity),
+    sessionAbsoluteHours: Math.min(
+      org.sessionAbsoluteHours,
+      project.sessionAbsoluteHours ?? Infinity,
+    ),
+    // Kept as separate lists rather than intersected here: the source must
+    // be in both, which BlockList checks exactly, whereas computing the
+    // intersection of two range lists is arithmetic we would have to trust.
+    sourceCidrs: distinctLists([org.sourceCidrs, project.sourceCidrs ?? null]),
+    exportAllowed: org.exportAllowed && project.exportAllowed !== false,
+    callsAllowed: org.callsAllowed && project.callsAllowed !== false,
+    deviceVerificationRequired:
+      org.deviceVerificationRequired || project.deviceVerificationRequired === true,
+  };
+}
+
+/** null means "no restriction", so the other side wins; two lists intersect (org order). */
+function intersectOrEither(org: string[] | null, project: string[] | null): string[] | null {
+  if (org === null) return project === null ? null : [...project];
+  if (project === null) return [...org];
+  return org.filter((item) => project.includes(item));
+}
+
+function distinctLists(lists: Array<string[] | null>): string[][] {
+  const seen = new Set<string>();
+  const out: string[][] = [];
+  for (const list of lists) {
+    if (list === null) continue;
+    const key = [...list].sort().join(' ');
+    if (!seen.has(key)) out.push([...list]);
+    seen.add(key);
+  }
+  return out;
+}
+
+/**
+ * The shorter retention wins, and null (keep forever) is the longest. Keeping
+ * data for less time is the privacy-protective choice: what has been deleted
+ * cannot leak, be subpoenaed or be misused, so a project may always ask to
+ * keep less than its org, never more.
+ */
+function shorterRetention(org: number | null, project: number | null | undefined): number | null {
+  if (project === undefined || project === null) return org;
+  return org === null ? project : Math.min(org, project);
+}
+
+/**
+ * Where the project override asks for something looser than the org allows:
+ * one sentence per field, naming it. Empty when the override only tightens.
+ * The API refuses an override with any loosening and shows these, because a
+ * silently ignored setting would let a project admin believe in a
+ * restriction (or a freedom) that is not there.
+ */
+export function loosenings(org: OrgPolicy, project: ProjectPolicy): string[] {
+  const found: string[] = [];
+  for (const audience of audiences) {
+    const rules = project[audience];
+    if (rules !== undefined) found.push(...audienceLoosenings(audience, org[audience], rules));
+  }
+  if (org.issueLinkRequired && project.issueLinkRequired === false) {
+    found.push('issueLinkRequired: the org policy requires an issue link');
+  }
+  const retention = retentionLoosening(org.retentionDays, project.retentionDays);
+  if (retention !== null) found.push(`retentionDays: ${retention}`);
+  return found;
+}
+
+function retentionLoosening(org: number | null, project: number | null | undefined): string | null {
+  if (org === null || project === undefined) return null;
+  if (project === null)
+    return `the org policy deletes data after ${org} days; a project cannot keep it forever`;
+  return project > org ? `${project} days is longer than the org's ${org}` : null;
+}
+
+type FieldCheck<K extends keyof AudienceRules> = (
+  org: AudienceRules[K],
+  project: AudienceRules[K],
+) => string | null;
+
+/**
+ * One check per field. The mapped type makes a new AudienceRules field a
+ * compile error here until someone decides what "looser" means for it.
+ */
+const fieldChecks: { [K in keyof AudienceRules]: FieldCheck<K> } = {
+  authMethods: (org, project) => notAllowed(project.filter((m) => !org.includes(m))),
+  phishingResistantMfa: (org, project) =>
+    org && !project ? 'the org policy requires phishing-resistant MFA (passkeys)' : null,
+  allowedAaguids: (org, project) => {
+    if (org === null) return null;
+    if (project === null) return 'the org policy allows only its listed authenticators';
+    return notAllowed(project.filter((a) => !org.includes(a)));
+  },
+  sessionIdleMinutes: longer,
+  sessionAbsoluteHours: longer,
+  sourceCidrs: (org, project) => {
+    if (org === null) return null;
+    if (project === null) return `the org policy allows access only from ${org.join(', ')}`;
+    const outside = project.filter((range) => !cidrInside(range, org));
+    if (outside.length === 0) return null;
+    return `${outside.join(', ')} ${outside.length === 1 ? 'is' : 'are'} not inside the org's ranges`;
+  },
+  exportAllowed: (org, project) => (!org && project ? 'the org policy forbids export' : null),
+  callsAllowed: (org, project) => (!org && project ? 'the org policy forbids calls' : null),
+  deviceVerificationRequired: (org, project) =>
+    org && !project ? 'the org policy requires device verification' : null,
+};
+
+function audienceLoosenings(
+  audience: Audience,
+  org: AudienceRules,
+  project: Partial<AudienceRules>,
+): string[] {
+  const found: string[] = [];
+  for (const field of Object.keys(fieldChecks) as Array<keyof AudienceRules>) {
+    const value = project[field];
+    if (value === undefined) continue;
+    // The correlated types of field, org[field] and value are lost in the loop.
+    const check = fieldChecks[field] as FieldCheck<typeof field>;
+    const sentence = check(org[field], value);
+    if (sentence !== null) found.push(`${audience}.${field}: ${sentence}`);
+  }
+  return found;
+}
+
+function longer(org: number, project: number): string | null {
+  return project > org ? `${project} is longer than the org's ${org}` : null;
+}
+
+function notAllowed(extra: readonly string[]): string | null {
+  if (extra.length === 0) return null;
+  const quoted = extra.map((item) => JSON.stringify(item));
+  const list =
+    quoted.length === 1 ? quoted[0] : `${quoted.slice(0, -1).join(', ')} and ${quoted.at(-1)}`;
+  return `${list} ${extra.length === 1 ? 'is' : 'are'} not allowed by the org policy`;
+}
+
+/**
+ * Whether every address of `range` lies inside the union of `outer`. The
+ * union matters: 10.0.0.0/24 is inside [10.0.0.0/25, 10.0.0.128/25] although
+ * inside neither half. Text that does not parse is never inside anything,
+ * so a malformed project range counts as a loosening rather than slipping by.
+ */
+export function cidrInside(range: string, outer: readonly string[]): boolean {
+  const inner = parseCidr(range);
+  if ('error' in inner) return false;
+  const covers = outer
+    .map(parseCidr)
+    .filter((r): r is AddressRange => !('error' in r))
+    .sort((a, b) => (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
+  // Walk the ranges in order, advancing over the part of `inner` covered so far.
+  let next = inner.first;
+  for (const cover of covers) {
+    if (cover.first > next) break;
+    if (cover.last >= next) next = cover.last + 1n;
+    if (next > inner.last) return true;
+  }
+  return false;
+}
