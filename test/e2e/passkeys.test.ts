@@ -276,4 +276,71 @@ describe('passkeys in Chromium', () => {
     assert.ok(by('session.logout').includes(user.id));
     assert.deepEqual(by('user.status'), [admin.id]);
   });
+
+  it('an invitation accepted as a guest leads to passkey enrolment and an external membership', async (t) => {
+    const dataDir = tempDir(t);
+    const server = await startTestServer(t, { dataDir });
+    await server.request('/v1/sys/init', {
+      method: 'POST',
+      body: { passphrase: 'invitation e2e passphrase' },
+    });
+    const identity = server.handle.identity();
+    const owner = await identity.users.create({
+      displayName: 'Olga Owner',
+      username: 'olga',
+      orgRole: 'owner',
+    });
+    const session = await identity.sessions.create(owner.id, {
+      kind: 'bearer',
+      methods: ['passkey'],
+      stepUp: true,
+    });
+    const asOwner = { authorization: `Bearer ${session.token}` };
+    const orgId = (await identity.users.get(owner.id))?.orgId ?? '';
+    const project = await server.request(`/v1/orgs/${orgId}/projects`, {
+      method: 'POST',
+      headers: asOwner,
+      body: { key: 'APOLLO', name: 'Apollo' },
+    });
+    assert.equal(project.status, 201, project.body);
+    const projectId = (project.json as { project: { id: string } }).project.id;
+    const invited = await server.request(`/v1/projects/${projectId}/invitations`, {
+      method: 'POST',
+      headers: asOwner,
+      body: { email: 'gail@partner.test', role: 'member' },
+    });
+    assert.equal(invited.status, 201, invited.body);
+    const { acceptUrl } = invited.json as { acceptUrl: string };
+
+    const b = await launchBrowser(t, dataDir);
+    if (!b) return;
+    const { page } = b;
+    await page.goto(acceptUrl);
+    assert.equal(new URL(page.url()).hash, '', 'the token is dropped from the address bar');
+    await page.getByLabel('Your name').fill('Gail Guest');
+    await page.getByLabel('Username').fill('gail');
+    await page.getByRole('button', { name: 'Join as a guest' }).click();
+    await page.waitForURL(/\/enrol$/);
+    await page.getByLabel('Name for this passkey').fill('Gail key');
+    await page.getByRole('button', { name: 'Create my passkey' }).click();
+    assert.match(await settledStatus(page), /Welcome, Gail Guest/);
+
+    // Signed in as the guest: the project is there, as an external membership.
+    const seen = await call(page, 'GET', `/v1/projects/${projectId}`);
+    assert.equal(seen.status, 200, JSON.stringify(seen.json));
+    assert.deepEqual(
+      [(seen.json as { kind: string }).kind, (seen.json as { role: string }).role],
+      ['external', 'member'],
+    );
+    // A guest is nobody in the org itself.
+    assert.equal((await call(page, 'GET', `/v1/orgs/${orgId}/groups`)).status, 403);
+    // The invitation was single use.
+    const token = new URL(acceptUrl).hash.slice(1);
+    const again = await call(page, 'POST', '/v1/invitations/accept-as-guest', {
+      token,
+      displayName: 'Mallory',
+      username: 'mallory',
+    });
+    assert.equal(codeOf(again), 'link_invalid');
+  });
 });

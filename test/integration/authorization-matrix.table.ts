@@ -31,6 +31,7 @@ export const matrix: Record<string, string> = {
   'GET /login': 'A A A A A A A A A A',
   'GET /setup': 'A A A A A A A A A A',
   'GET /enrol': 'A A A A A A A A A A',
+  'GET /invite': 'A A A A A A A A A A',
   'GET /assets/passkeys.js': 'A A A A A A A A A A',
   'GET /assets/pages.css': 'A A A A A A A A A A',
   'POST /v1/auth/setup/options': 'A A A A A A A A A A',
@@ -115,7 +116,8 @@ export const matrix: Record<string, string> = {
   'PUT /v1/projects/:projectId/policy': 'U U A A F F F F N N',
   'GET /v1/projects/:projectId/members': 'U U A A A A A A N N',
   'PUT /v1/projects/:projectId/members/:userId': 'U U A A F F F A N N',
-  'DELETE /v1/projects/:projectId/members/:userId': 'U U A A F F F A N N',
+  // A partner admin may remove only their own people: Acme's member is not theirs to know.
+  'DELETE /v1/projects/:projectId/members/:userId': 'U U A A F F F N N N',
   'POST /v1/projects/:projectId/leave': 'U U A F A A A F N N',
   'PUT /v1/projects/:projectId/groups/:groupId': 'U U A A F F F F N N',
   'DELETE /v1/projects/:projectId/groups/:groupId': 'U U A A F F F F N N',

@@ -603,6 +603,15 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         200,
         'passkey sessions fine',
       );
+      // And a new sign-in the policy does not allow never becomes a session.
+      await assert.rejects(
+        server.handle.identity().sessions.create(world.people.internalMember.id, {
+          kind: 'bearer',
+          methods: ['password', 'totp'],
+        }),
+        (err: Error & { code?: string }) =>
+          err.code === 'method_not_allowed_by_policy' && /passkey/.test(err.message),
+      );
 
       // Lifetimes: a session idle longer than the policy allows is ended.
       const short = await call('orgOwner', url, {

@@ -160,6 +160,7 @@ describe('LDAP login over the API', () => {
     const aliceUser = await identity.users.findByUsername('alice');
     assert.equal(aliceUser?.orgId, corp.id, "filed in the connector's org");
     assert.equal(aliceUser?.orgRole, 'admin', 'the directory admin group makes an org admin');
+    assert.equal(aliceUser?.isAdmin, false, "a tenant's directory never makes installation admins");
 
     // A connector naming an org that does not exist refuses, loudly, instead of filing people elsewhere.
     const typo = await login('typo', 'bob');

@@ -1,4 +1,5 @@
 import type { RootKey } from '../keys/root-key.ts';
+import { policyLoginGate } from '../policy/login-gate.ts';
 import type { Storage } from '../storage/storage.ts';
 import { ChallengeStore } from './challenges/challenge-store.ts';
 import type { PasskeyPolicy } from './passkeys/policy.ts';
@@ -68,6 +69,7 @@ export function buildIdentityContext(opts: {
     users,
     hasher,
     clock: opts.clock,
+    gate: policyLoginGate(opts.storage),
     ...(opts.sessionPolicy ? { policy: opts.sessionPolicy } : {}),
   });
   const passkeys = new PasskeyService({

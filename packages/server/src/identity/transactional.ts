@@ -1,5 +1,6 @@
 import type { AuditEvent } from '../audit/ledger/entry.ts';
 import type { AuditLedger } from '../audit/ledger/ledger.ts';
+import { policyLoginGate } from '../policy/login-gate.ts';
 import { Storage } from '../storage/storage.ts';
 import { ChallengeStore } from './challenges/challenge-store.ts';
 import type { IdentityContext } from './context.ts';
@@ -43,7 +44,13 @@ export async function changeWithAudit<T>(
     const storage = new Storage(trx, outer.backend, outer.fields);
     const users = new UserStore(storage);
     const { clock, hasher } = identity;
-    const sessions = new SessionService({ store: new SessionStore(storage), users, hasher, clock });
+    const sessions = new SessionService({
+      store: new SessionStore(storage),
+      users,
+      hasher,
+      clock,
+      gate: policyLoginGate(storage),
+    });
     const challenges = new ChallengeStore({ storage, hasher, clock });
     return change({
       storage,

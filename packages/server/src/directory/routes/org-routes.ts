@@ -62,6 +62,12 @@ export function registerOrgRoutes(deps: DirectoryDeps) {
         const p = await projects.get(id);
         if (p) ids.add(p.orgId);
       }
+      // A partner org's admins see the orgs that invited theirs.
+      if (actor.orgId !== null && (actor.orgRole === 'owner' || actor.orgRole === 'admin')) {
+        for (const link of await new PartnerLinkStore(storage()).forOrg(actor.orgId)) {
+          if (link.status !== 'ended') ids.add(link.hostOrgId);
+        }
+      }
       return { orgs: await orgs.list([...ids]) };
     });
 

@@ -101,9 +101,18 @@ export function registerProjectRoutes(deps: DirectoryDeps) {
     const target = await new UserStore(s).get(userId);
     const existing = await new MemberStore(s).get(projectId, userId);
     if (!project || !target) throw new BulwarkError('not_found', 'No such user.');
-    const targetInternal = target.orgId === project.orgId;
+    const targetInternal = target.orgId === project.orgId && target.orgRole !== 'guest';
     if (isProjectAdmin(relation) && (targetInternal || existing)) {
-      return { projectId, viaLinkId: existing?.viaLinkId ?? null, maxRole: 'owner' as const };
+      if (targetInternal) return { projectId, viaLinkId: null, maxRole: 'owner' as const };
+      // An external keeps the ceiling they came in with: their link's role, or member for guests.
+      const link = existing?.viaLinkId
+        ? await new PartnerLinkStore(s).get(existing.viaLinkId)
+        : null;
+      return {
+        projectId,
+        viaLinkId: existing?.viaLinkId ?? null,
+        maxRole: link?.maxRole ?? 'member',
+      };
     }
     // A partner org's admins decide which of their own people join, up to the link's role.
     if (relation.partnerAdmin && actor.orgId !== null && target.orgId === actor.orgId) {
@@ -116,8 +125,8 @@ export function registerProjectRoutes(deps: DirectoryDeps) {
       }
       return { projectId, viaLinkId: link.id, maxRole: link.maxRole };
     }
-    // Anyone else is somebody the caller may not know of.
-    throw new BulwarkError('not_found', 'No such user in your reach.');
+    // Anyone else is somebody the caller may not know of: the same answer as an unused id.
+    throw new BulwarkError('not_found', 'No such user.');
   };
 
   return (app: App): void => {
@@ -236,7 +245,7 @@ export function registerProjectRoutes(deps: DirectoryDeps) {
           if (roleRank[role] > roleRank[how.maxRole]) {
             throw new BulwarkError(
               'forbidden',
-              `The partner link allows at most the role ${how.maxRole}.`,
+              `This person may hold at most the role ${how.maxRole} here (external members are capped by their partner link; guests by member).`,
             );
           }
           const { relation } = authzOf(req);

@@ -1,4 +1,4 @@
-// Passkey pages (/login, /setup, /enrol). Served as a file: the CSP allows no inline script.
+// Passkey pages (/login, /setup, /enrol, /invite). Served as a file: the CSP allows no inline script.
 // Uses the WebAuthn JSON helpers (parse*OptionsFromJSON, credential.toJSON()).
 
 const statusEl = () => document.getElementById('status');
@@ -136,7 +136,60 @@ function setupEnrolment() {
   });
 }
 
-if (!window.PublicKeyCredential?.parseRequestOptionsFromJSON) {
+/**
+ * An invitation link: accept with the account one is logged in with, or as
+ * a new guest, which hands over to the passkey enrolment page. The token is
+ * kept for this tab only, so logging in elsewhere and coming back works.
+ */
+function setupInvitation() {
+  const fromLink = location.hash.slice(1);
+  if (fromLink) {
+    sessionStorage.setItem('bulwark-invitation', fromLink);
+    history.replaceState(null, '', location.pathname);
+  }
+  const token = fromLink || sessionStorage.getItem('bulwark-invitation');
+  if (!token) {
+    say('This page needs the invitation link you were sent.', true);
+    document.getElementById('member-section').hidden = true;
+    document.getElementById('guest-section').hidden = true;
+    return;
+  }
+  const done = (text) => {
+    sessionStorage.removeItem('bulwark-invitation');
+    document.getElementById('member-section').hidden = true;
+    document.getElementById('guest-section').hidden = true;
+    say(text);
+  };
+  document.getElementById('accept-button').addEventListener('click', async () => {
+    try {
+      const { role } = await api('/v1/invitations/accept', { token });
+      done(`You joined the project as ${role}.`);
+    } catch (err) {
+      say(err.code === 'unauthenticated' ? 'Log in first, then accept again.' : err.message, true);
+    }
+  });
+  const form = document.getElementById('guest-form');
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const data = new FormData(form);
+    try {
+      const { enrolUrl } = await api('/v1/invitations/accept-as-guest', {
+        token,
+        displayName: String(data.get('displayName') ?? ''),
+        username: String(data.get('username') ?? ''),
+      });
+      done('Your guest account is ready: now create its passkey.');
+      location.assign(enrolUrl);
+    } catch (err) {
+      say(err.message, true);
+    }
+  });
+}
+
+if (document.body.dataset.page === 'invite') {
+  // Accepting needs no WebAuthn; the enrolment page it leads to checks for it.
+  setupInvitation();
+} else if (!window.PublicKeyCredential?.parseRequestOptionsFromJSON) {
   say(
     'This browser does not support passkeys here (a current browser over HTTPS is needed).',
     true,

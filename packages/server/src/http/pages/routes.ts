@@ -4,12 +4,13 @@ import type { App } from '../app.ts';
 /** Files read once at start-up; nothing is read from a path the request names. */
 const file = (name: string) => readFileSync(new URL(`./${name}`, import.meta.url), 'utf8');
 
-/** The login and first-admin setup pages, with their one script (CSP: script-src 'self'). */
+/** The login, first-admin setup, enrolment and invitation pages, with their one script (CSP: script-src 'self'). */
 export function registerPageRoutes(app: App): void {
   const pages = {
     login: file('login.html'),
     setup: file('setup.html'),
     enrol: file('enrol.html'),
+    invite: file('invite.html'),
     script: file('passkeys.js'),
     style: file('pages.css'),
   };
@@ -22,6 +23,9 @@ export function registerPageRoutes(app: App): void {
   );
   app.get('/enrol', anonymous, async (_req, reply) =>
     reply.type('text/html; charset=utf-8').send(pages.enrol),
+  );
+  app.get('/invite', anonymous, async (_req, reply) =>
+    reply.type('text/html; charset=utf-8').send(pages.invite),
   );
   app.get('/assets/passkeys.js', anonymous, async (_req, reply) =>
     reply.type('text/javascript; charset=utf-8').send(pages.script),

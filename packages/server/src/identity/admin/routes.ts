@@ -88,7 +88,7 @@ export function registerAdminUserRoutes(
       throw new BulwarkError('forbidden', 'Only org owners make org admins.');
     }
     if (await identity().users.findByUsername(body.username)) {
-      throw new BulwarkError('bad_request', `The username ${body.username} is taken.`);
+      throw new BulwarkError('conflict', `The username ${body.username} is taken.`);
     }
     // The account, its enrolment link and the ledger entry commit together, or not at all.
     const { user, link } = await changeWithAudit(identity(), audit(), async (tx) => {

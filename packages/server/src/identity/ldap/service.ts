@@ -136,7 +136,10 @@ export class LdapLoginService {
     const index = this.#index(identity.externalId);
     const now = this.#clock.now();
     const nowIso = now.toISOString();
-    const isAdmin = this.isAdmin(identity.groups);
+    // The directory's admin group makes org admins; installation admins only
+    // through a connector of the default org, never a tenant's own directory.
+    const orgAdmin = this.isAdmin(identity.groups);
+    const isAdmin = orgAdmin && this.connector.config.org === null;
     const groupsJson = JSON.stringify(identity.groups);
     const link = await db
       .selectFrom('external_identities')
@@ -154,7 +157,7 @@ export class LdapLoginService {
           email: await this.#freeEmail(identity.email, null),
           username: await this.#freeUsername(identity.username),
           isAdmin,
-          orgRole: isAdmin ? 'admin' : 'member',
+          orgRole: orgAdmin ? 'admin' : 'member',
           source: 'ldap',
         },
         now,
@@ -204,6 +207,7 @@ export class LdapLoginService {
       user.displayName !== identity.displayName ||
       user.email !== email ||
       user.isAdmin !== isAdmin ||
+      (user.orgRole !== 'owner' && user.orgRole !== (orgAdmin ? 'admin' : 'member')) ||
       reactivate;
     if (changed) {
       const rowCtx = (column: string) => ({ table: 'users', column, rowId: user.id });
@@ -216,7 +220,7 @@ export class LdapLoginService {
             email === null ? null : fields.blindIndex('users.email', email, normaliseEmail),
           is_admin: isAdmin ? 1 : 0,
           // The directory's admin group makes an org admin; it never touches an org owner.
-          ...(user.orgRole === 'owner' ? {} : { org_role: isAdmin ? 'admin' : 'member' }),
+          ...(user.orgRole === 'owner' ? {} : { org_role: orgAdmin ? 'admin' : 'member' }),
           ...(reactivate ? { status: 'active' as const } : {}),
           updated_at: nowIso,
         })

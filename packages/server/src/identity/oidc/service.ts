@@ -206,7 +206,13 @@ export class OidcService {
         {
           displayName: mapped.displayName,
           email: mapped.email,
-          ...(mapped.isAdmin === undefined ? {} : { isAdmin: mapped.isAdmin }),
+          ...(mapped.isAdmin === undefined
+            ? {}
+            : {
+                // Installation admins only through a connector of the default org.
+                isAdmin: mapped.isAdmin && !connector.config.org,
+                orgAdmin: mapped.isAdmin,
+              }),
         },
         now,
       );
@@ -223,7 +229,7 @@ export class OidcService {
         displayName: mapped.displayName,
         email: mapped.email,
         username,
-        isAdmin: mapped.isAdmin === true,
+        isAdmin: mapped.isAdmin === true && !connector.config.org,
         orgRole: mapped.isAdmin === true ? 'admin' : 'member',
         source: 'oidc',
       },

@@ -10,6 +10,8 @@ export interface ProfileUpdate {
   email: string | null;
   /** undefined: leave the admin flag as it is (no group mapping configured). */
   isAdmin?: boolean;
+  /** The IdP's admin role: an org admin (installation admin only via `isAdmin`). */
+  orgAdmin?: boolean;
 }
 
 /**
@@ -87,10 +89,10 @@ export class OidcIdentityStore {
             : fields.blindIndex('users.email', update.email, normaliseEmail),
         ...(update.isAdmin === undefined ? {} : { is_admin: update.isAdmin ? 1 : 0 }),
         // The IdP's admin role makes an org admin; it never touches an org owner.
-        ...(update.isAdmin === undefined
+        ...(update.orgAdmin === undefined
           ? {}
           : {
-              org_role: sql<OrgRole>`case when org_role = 'owner' then 'owner' else ${update.isAdmin ? 'admin' : 'member'} end`,
+              org_role: sql<OrgRole>`case when org_role = 'owner' then 'owner' else ${update.orgAdmin ? 'admin' : 'member'} end`,
             }),
         updated_at: now.toISOString(),
       })

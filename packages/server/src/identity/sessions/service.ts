@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { BulwarkError } from '../../errors.ts';
+import type { LoginGate } from '../../policy/login-gate.ts';
 import { type Clock, newToken, type SecretHasher } from '../secret-hasher.ts';
 import type { OrgRole, UserStore } from '../user-store.ts';
 import type { SessionRow, SessionStore } from './store.ts';
@@ -66,6 +67,7 @@ export class SessionService {
   readonly #hasher: SecretHasher;
   readonly #clock: Clock;
   readonly #policy: SessionPolicy;
+  readonly #gate: LoginGate | null;
 
   constructor(opts: {
     store: SessionStore;
@@ -73,12 +75,15 @@ export class SessionService {
     hasher: SecretHasher;
     clock: Clock;
     policy?: SessionPolicy;
+    /** The org policy's say over a new sign-in; absent only in storage-level unit tests. */
+    gate?: LoginGate;
   }) {
     this.#store = opts.store;
     this.#users = opts.users;
     this.#hasher = opts.hasher;
     this.#clock = opts.clock;
     this.#policy = opts.policy ?? defaultSessionPolicy;
+    this.#gate = opts.gate ?? null;
   }
 
   async create(
@@ -92,8 +97,13 @@ export class SessionService {
       passkeyAaguid?: string | null;
     },
   ): Promise<{ token: string; session: SessionInfo }> {
-    const token = newToken('bws');
     const now = this.#clock.now();
+    await this.#gate?.(
+      userId,
+      { methods: opts.methods, passkeyAaguid: opts.passkeyAaguid ?? null },
+      now,
+    );
+    const token = newToken('bws');
     const id = randomUUID();
     const row: SessionRow = {
       id,
