@@ -134,6 +134,20 @@ describe('bulwark audit against a real server process', () => {
     for (const line of filtered.stdout.trimEnd().split('\n')) {
       assert.equal((JSON.parse(line) as { entry: { action: string } }).entry.action, 'audit.read');
     }
+    // By org: the default org made at init has its own entries.
+    const orgCreated = lines
+      .map((line) => JSON.parse(line) as { entry: { action: string; org?: string | null } })
+      .find((row) => row.entry.action === 'org.create');
+    const orgId = orgCreated?.entry.org ?? '';
+    assert.match(orgId, /^[0-9a-f-]{36}$/, 'the org entry names its org');
+    const byOrg = await cli(['audit', 'export', '--org', orgId]);
+    expectExit(byOrg, 0, 'export filtered by org');
+    const orgRows = byOrg.stdout
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { entry: { action: string; org: string } });
+    assert.ok(orgRows.some((row) => row.entry.action === 'org.create'));
+    assert.ok(orgRows.every((row) => row.entry.org === orgId));
 
     // The head grew (a newer checkpoint): proven consistent with the remembered one.
     const grown = await cli(['audit', 'verify', '--json']);

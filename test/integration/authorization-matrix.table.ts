@@ -103,6 +103,7 @@ export const matrix: Record<string, string> = {
   'GET /v1/orgs/:orgId/policy': 'U U A A A A F F N F',
   'PUT /v1/orgs/:orgId/policy': 'U U A A F F F F N F',
   'GET /v1/orgs/:orgId/partner-links': 'U U A A F F F F N F',
+  'GET /v1/orgs/:orgId/audit/entries': 'U U A A F F F F N F',
   'GET /v1/orgs/:orgId/projects': 'U U A A A A A A N A',
   'POST /v1/orgs/:orgId/projects': 'U U A A F F F F N F',
   'GET /v1/orgs/:orgId/groups': 'U U A A A A F F N F',

@@ -172,6 +172,38 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       assert.equal((await call('externalMember', '/v1/me')).status, 200);
 
       assert.ok((await ledgerActions(server)).includes('project.policy.update'), 'audited');
+
+      // Acme's admins read Acme's entries (here: Apollo's), nobody else's; Globex's admin may not.
+      type Entries = {
+        entries: { seq: number; entry: { action: string; org: string; project: string } }[];
+      };
+      const view = json(
+        await call(
+          'orgAdmin',
+          `/v1/orgs/${world.acme}/audit/entries?project=${world.apollo}&limit=1000`,
+        ),
+      ) as Entries;
+      assert.ok(view.entries.some((e) => e.entry.action === 'project.policy.update'));
+      assert.ok(
+        view.entries.every((e) => e.entry.org === world.acme && e.entry.project === world.apollo),
+      );
+      assert.equal(
+        (await call('partnerAdmin', `/v1/orgs/${world.acme}/audit/entries`)).status,
+        403,
+      );
+      assert.equal((await call('unrelated', `/v1/orgs/${world.acme}/audit/entries`)).status, 404);
+
+      // The org index is checked by verify: moving an entry out of Acme's view is tampering.
+      const seq = view.entries.find((e) => e.entry.action === 'project.policy.update')?.seq ?? -1;
+      await server.handle
+        .storage()
+        .db.updateTable('audit_entries')
+        .set({ org_id: world.initech })
+        .where('seq', '=', seq)
+        .execute();
+      const verdict = await server.handle.ledger().verify();
+      assert.equal(verdict.ok, false);
+      assert.equal(verdict.ok ? null : verdict.firstBadSeq, seq);
     });
 
     it('partner links: invite, accept, partner admins choose their people, ending removes them at once', async (t) => {

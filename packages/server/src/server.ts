@@ -235,6 +235,7 @@ export async function startServer(
         actor: { kind: 'system', channel: 'system' },
         target: { type: 'org', id: org.id },
         after: org,
+        scope: { orgId: org.id },
       });
     });
   };

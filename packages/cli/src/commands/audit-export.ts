@@ -16,6 +16,8 @@ interface ExportOptions extends TokenOptions {
   since?: Date;
   until?: Date;
   issue?: string;
+  org?: string;
+  project?: string;
   output?: string;
 }
 
@@ -40,6 +42,8 @@ export function registerAuditExport(audit: Command, session: Session): void {
       .option('--since <iso>', 'only entries at or after this time (ISO 8601)', isoTime('--since'))
       .option('--until <iso>', 'only entries before this time (ISO 8601)', isoTime('--until'))
       .option('--issue <key>', 'only entries citing this issue')
+      .option('--org <orgId>', 'only entries about this org')
+      .option('--project <projectId>', 'only entries about this project')
       .option('--output <file>', 'write to this new file (mode 0600) instead of stdout')
       .addHelpText(
         'after',
@@ -73,6 +77,9 @@ function matches(opts: ExportOptions, record: AuditEntryRecord): boolean {
     if (actor?.userId !== opts.actor) return false;
   }
   if (opts.issue !== undefined && e.issue !== opts.issue) return false;
+  // Entries from before orgs existed (version 1) name no org or project: they match neither filter.
+  if (opts.org !== undefined && e.org !== opts.org) return false;
+  if (opts.project !== undefined && e.project !== opts.project) return false;
   if (opts.since !== undefined || opts.until !== undefined) {
     const time = typeof e.time === 'string' ? new Date(e.time).getTime() : Number.NaN;
     if (Number.isNaN(time)) return false;

@@ -17,6 +17,13 @@ const entriesQuery = z
     limit: z.coerce.number().int().min(1).max(1000).default(100),
   })
   .strict();
+const orgEntriesQuery = z
+  .object({
+    from: z.coerce.number().int().min(0).default(0),
+    limit: z.coerce.number().int().min(1).max(1000).default(100),
+    project: z.uuid('expected a project id').optional(),
+  })
+  .strict();
 
 /**
  * Signed tree heads, proofs, the verifier key, entries and a full verify.
@@ -59,6 +66,32 @@ export function registerAuditRoutes(app: App, ledger: () => AuditLedger) {
     });
     return { entries };
   });
+
+  /**
+   * An org's admins read the entries about their org (optionally one of its
+   * projects); the installation admin reads everything at /v1/audit/entries.
+   * Proofs for these entries come from the public proof routes.
+   */
+  app.get(
+    '/v1/orgs/:orgId/audit/entries',
+    { config: { action: 'org.audit.read' } },
+    async (req) => {
+      const { from, limit, project } = orgEntriesQuery.parse(req.query);
+      const orgId = req.authz?.scope.orgId;
+      if (!orgId) throw new Error('org audit route without an org scope');
+      const entries = await ledger().entries(from, limit, {
+        orgId,
+        ...(project ? { projectId: project } : {}),
+      });
+      await ledger().record({
+        action: 'audit.read',
+        actor: readerOf(req),
+        target: { type: 'audit-entries', id: entries.length ? `${entries[0]?.seq}…` : null },
+        scope: { orgId, projectId: project ?? null },
+      });
+      return { entries };
+    },
+  );
 
   /** Every signed head, oldest first: what an offline verifier checks the entries against. */
   app.get('/v1/audit/heads', { config: { action: 'audit.admin' } }, async () => ({

@@ -30,12 +30,15 @@ export async function directoryChange<T>(
   const outer = deps.identity().storage;
   const ledger = deps.ledger();
   const actor = auditActor(req);
+  // Entries are about the org and project the route acts on, unless the event names its own.
+  const resolved = req.authz?.scope;
+  const routeScope = { orgId: resolved?.orgId ?? null, projectId: resolved?.projectId ?? null };
   return outer.db.transaction().execute(async (trx) => {
     const storage = new Storage(trx, outer.backend, outer.fields);
     return change({
       storage,
       record: async (event) => {
-        await ledger.append(trx, { ...event, actor });
+        await ledger.append(trx, { ...event, actor, scope: { ...routeScope, ...event.scope } });
       },
     });
   });

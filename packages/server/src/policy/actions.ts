@@ -210,6 +210,12 @@ export const actions = {
     stepUp: true,
     summary: "Change an org's default security policy.",
   }),
+  'org.audit.read': a({
+    authn: 'user',
+    resource: 'org',
+    allow: orgAdmin,
+    summary: "Ledger entries about an org (and one of its projects), for the org's admins.",
+  }),
   'org.partner-links.list': a({
     authn: 'user',
     resource: 'org',

@@ -104,7 +104,15 @@ export interface Tables {
     last_synced_at: string;
     created_at: string;
   };
-  audit_entries: { seq: number | string; entry: string; leaf_hash: string; created_at: string };
+  audit_entries: {
+    seq: number | string;
+    entry: string;
+    leaf_hash: string;
+    created_at: string;
+    /** Copied from the entry at append (an index for per-org reading, not hashed). */
+    org_id: Generated<string | null>;
+    project_id: Generated<string | null>;
+  };
   audit_nodes: { level: number; idx: number | string; hash: string };
   audit_heads: { size: number | string; root_hash: string; checkpoint: string; created_at: string };
   orgs: {

@@ -21,6 +21,8 @@ export interface AuditEvent {
   target: { type: string; id: string | null };
   /** The issue this change cites (Kanban issue), when there is one. */
   issue?: string | null;
+  /** The org and project the change concerns: who may read the entry, and export filters. */
+  scope?: { orgId?: string | null; projectId?: string | null };
   /** The object before and after; only their SHA-256 (of canonical JSON) is kept. */
   before?: unknown;
   after?: unknown;
@@ -28,7 +30,8 @@ export interface AuditEvent {
 
 /** The stored leaf: canonical JSON (RFC 8785) of this object is what the Merkle tree hashes. */
 export interface AuditEntry {
-  v: 1;
+  /** 1: before entries named their org and project; 2: with `org` and `project`. */
+  v: 1 | 2;
   seq: number;
   time: string;
   action: string;
@@ -43,6 +46,9 @@ export interface AuditEntry {
   issue: string | null;
   beforeSha256: string | null;
   afterSha256: string | null;
+  /** Absent in version 1 entries. */
+  org?: string | null;
+  project?: string | null;
 }
 
 export function objectDigest(value: unknown): string | null {
@@ -57,7 +63,7 @@ export function buildEntry(
   hashSource: (source: string) => string,
 ): AuditEntry {
   return {
-    v: 1,
+    v: 2,
     seq,
     time: time.toISOString(),
     action: event.action,
@@ -72,6 +78,8 @@ export function buildEntry(
     issue: event.issue ?? null,
     beforeSha256: objectDigest(event.before),
     afterSha256: objectDigest(event.after),
+    org: event.scope?.orgId ?? null,
+    project: event.scope?.projectId ?? null,
   };
 }
 

@@ -82,7 +82,14 @@ export class AuditLedger {
     const hash = toHex(appended.leafHash);
     await trx
       .insertInto('audit_entries')
-      .values({ seq: size, entry: text, leaf_hash: hash, created_at: entry.time })
+      .values({
+        seq: size,
+        entry: text,
+        leaf_hash: hash,
+        created_at: entry.time,
+        org_id: entry.org ?? null,
+        project_id: entry.project ?? null,
+      })
       .execute();
     return { seq: size, leafHash: hash };
   }
@@ -151,14 +158,18 @@ export class AuditLedger {
       : null;
   }
 
+  /** Entries from a sequence number on; with `scope`, only those about that org (and project). */
   async entries(
     from: number,
     limit: number,
+    scope: { orgId?: string; projectId?: string } = {},
   ): Promise<{ seq: number; entry: AuditEntry; leafHash: string }[]> {
     const rows = await this.#storage.db
       .selectFrom('audit_entries')
       .selectAll()
       .where('seq', '>=', from)
+      .$if(scope.orgId !== undefined, (q) => q.where('org_id', '=', scope.orgId ?? ''))
+      .$if(scope.projectId !== undefined, (q) => q.where('project_id', '=', scope.projectId ?? ''))
       .orderBy('seq')
       .limit(limit)
       .execute();
@@ -264,6 +275,13 @@ export class AuditLedger {
           const parsed = JSON.parse(row.entry) as AuditEntry;
           canonical = canonicalJsonString(parsed);
           if (parsed.seq !== seq) throw new Error(`it claims to be entry ${parsed.seq}`);
+          // The org/project index must say what the entry says, or an org's view could hide it.
+          if ((row.org_id ?? null) !== (parsed.org ?? null)) {
+            throw new Error('its org index column disagrees with the entry');
+          }
+          if ((row.project_id ?? null) !== (parsed.project ?? null)) {
+            throw new Error('its project index column disagrees with the entry');
+          }
         } catch (err) {
           return {
             ok: false,

@@ -39,7 +39,7 @@ export function registerLinkRoutes(deps: DirectoryDeps) {
     const project = await new ProjectStore(s).get(invitation.projectId);
     if (!project) throw new BulwarkError('link_invalid', 'This invitation’s project is gone.');
     if (user.orgId === project.orgId || user.orgRole === 'guest') {
-      return { viaLinkId: null, role: invitation.role };
+      return { viaLinkId: null, role: invitation.role, orgId: project.orgId };
     }
     const link = user.orgId ? await new PartnerLinkStore(s).live(project.id, user.orgId) : null;
     if (link?.status !== 'active') {
@@ -50,7 +50,7 @@ export function registerLinkRoutes(deps: DirectoryDeps) {
     }
     const role =
       roleRank[invitation.role] > roleRank[link.maxRole] ? link.maxRole : invitation.role;
-    return { viaLinkId: link.id, role };
+    return { viaLinkId: link.id, role, orgId: project.orgId };
   };
 
   return (app: App): void => {
@@ -146,7 +146,7 @@ export function registerLinkRoutes(deps: DirectoryDeps) {
         if (await members.get(invitation.projectId, user.id)) {
           throw new BulwarkError('conflict', 'You are a member of this project already.');
         }
-        const plan = await joinPlan(tx.storage, invitation, user);
+        const { orgId, ...plan } = await joinPlan(tx.storage, invitation, user);
         await store.consume(invitation, user.id, now());
         await members.put(
           { projectId: invitation.projectId, userId: user.id, ...plan },
@@ -157,6 +157,7 @@ export function registerLinkRoutes(deps: DirectoryDeps) {
           action: 'invitation.accept',
           target: { type: 'invitation', id: invitation.id },
           after: { projectId: invitation.projectId, userId: user.id, ...plan },
+          scope: { orgId, projectId: invitation.projectId },
         });
         return { projectId: invitation.projectId, role: plan.role };
       });
@@ -224,6 +225,7 @@ export function registerLinkRoutes(deps: DirectoryDeps) {
             action: 'invitation.accept',
             target: { type: 'invitation', id: invitation.id },
             after: { projectId: project.id, userId: guest.id, guest: true },
+            scope: { orgId: project.orgId, projectId: project.id },
           });
           return { userId: guest.id, projectId: project.id, ...link };
         });

@@ -101,9 +101,16 @@ export function registerOrgRoutes(deps: DirectoryDeps) {
           { challenges, relyingParty: identity.relyingParty },
           owner.id,
         );
-        await tx.record({ action: 'org.create', target: { type: 'org', id: org.id }, after: org });
+        const scope = { orgId: org.id };
+        await tx.record({
+          action: 'org.create',
+          target: { type: 'org', id: org.id },
+          after: org,
+          scope,
+        });
         await tx.record({
           action: 'user.create',
+          scope,
           target: { type: 'user', id: owner.id },
           after: { id: owner.id, orgId: org.id, orgRole: 'owner' },
         });
@@ -207,6 +214,7 @@ export function registerOrgRoutes(deps: DirectoryDeps) {
             action: 'project.create',
             target: { type: 'project', id: created.id },
             after: created,
+            scope: { orgId, projectId: created.id },
           });
           return created;
         });

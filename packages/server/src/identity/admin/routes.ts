@@ -108,6 +108,7 @@ export function registerAdminUserRoutes(
         action: 'user.create',
         actor: actorFor(req),
         target: { type: 'user', id: created.id },
+        scope: { orgId },
         after: publicUser(created),
       });
       return { user: created, link: issued };
@@ -134,6 +135,7 @@ export function registerAdminUserRoutes(
           action: 'user.enrolment-link',
           actor: actorFor(req),
           target: { type: 'user', id: user.id },
+          scope: { orgId: user.orgId },
         });
         return link;
       });
@@ -162,6 +164,7 @@ export function registerAdminUserRoutes(
           action: 'user.status',
           actor: actorFor(req),
           target: { type: 'user', id },
+          scope: { orgId: user.orgId },
           before: publicUser(user),
           after: publicUser({ ...user, status }),
         });

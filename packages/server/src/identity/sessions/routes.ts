@@ -59,6 +59,7 @@ export function registerSessionRoutes(
         action: 'session.list-other',
         actor: auditActor(req),
         target: { type: 'user', id },
+        scope: { orgId: req.authz?.scope.orgId ?? null },
       });
       return { sessions };
     },
@@ -75,6 +76,7 @@ export function registerSessionRoutes(
           action: 'session.revoke-all',
           actor: auditActor(req),
           target: { type: 'user', id },
+          scope: { orgId: req.authz?.scope.orgId ?? null },
           after: { revoked: n },
         });
         return n;
