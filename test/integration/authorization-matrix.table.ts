@@ -104,6 +104,7 @@ export const matrix: Record<string, string> = {
   'PUT /v1/orgs/:orgId/policy': 'U U A A F F F F N F',
   'GET /v1/orgs/:orgId/partner-links': 'U U A A F F F F N F',
   'GET /v1/orgs/:orgId/audit/entries': 'U U A A F F F F N F',
+  'GET /v1/orgs/:orgId/history': 'U U A A A A F F N F',
   'GET /v1/orgs/:orgId/projects': 'U U A A A A A A N A',
   'POST /v1/orgs/:orgId/projects': 'U U A A F F F F N F',
   'GET /v1/orgs/:orgId/groups': 'U U A A A A F F N F',
@@ -112,6 +113,7 @@ export const matrix: Record<string, string> = {
   // the project (Apollo): the installation admin has no say inside a tenant
   'GET /v1/projects/:projectId': 'U U A A A A A A N N',
   'PATCH /v1/projects/:projectId': 'U U A A F F F F N N',
+  'GET /v1/projects/:projectId/history': 'U U A A A A A A N N',
   'DELETE /v1/projects/:projectId': 'U U A A F F F F N N',
   'GET /v1/projects/:projectId/policy': 'U U A A A A A A N N',
   'PUT /v1/projects/:projectId/policy': 'U U A A F F F F N N',
@@ -135,6 +137,7 @@ export const matrix: Record<string, string> = {
   'POST /v1/invitations/accept-as-guest': 'A A A A A A A A A A',
   'GET /v1/groups/:groupId': 'U U A A A A N N N N',
   'DELETE /v1/groups/:groupId': 'U U A A F F N N N N',
+  'GET /v1/groups/:groupId/history': 'U U A A A A N N N N',
   'PUT /v1/groups/:groupId/members/:memberKind/:memberId': 'U U A A F F N N N N',
   'DELETE /v1/groups/:groupId/members/:memberKind/:memberId': 'U U A A F F N N N N',
   'GET /v1/directory/search': 'U U A A A A A A A A',

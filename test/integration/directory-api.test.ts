@@ -8,6 +8,16 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { describe, it, type TestContext } from 'node:test';
+import {
+  Ed25519NoteVerifier,
+  fromHex,
+  leafHash,
+  type ObjectVersion,
+  toHex,
+  verifyCheckpoint,
+  verifyInclusion,
+  verifyVersionChain,
+} from '@bulwark/ledger';
 import { PasskeyStore } from '../../packages/server/src/identity/passkeys/store.ts';
 import { buildWorld, type Persona, type World } from '../support/directory-world.ts';
 import type { Answer } from '../support/https.ts';
@@ -669,6 +679,99 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         headers: { authorization: `Bearer ${idle.token}` },
       });
       assert.equal(again.status, 401, 'the session was ended, not just refused');
+    });
+
+    it('provenance: versions of a project chain by hash, each proven in the signed ledger', async (t) => {
+      const { server, world } = await setup(t, backend);
+      const { call } = world;
+      const made = await call('orgOwner', `/v1/orgs/${world.acme}/projects`, {
+        method: 'POST',
+        body: { key: 'HERMES', name: 'Hermes' },
+      });
+      assert.equal(made.status, 201, made.body);
+      const id = (json(made).project as { id: string }).id;
+      for (const name of ['Hermes II', 'Hermes III']) {
+        const renamed = await call('orgAdmin', `/v1/projects/${id}`, {
+          method: 'PATCH',
+          body: { name },
+        });
+        assert.equal(renamed.status, 200, renamed.body);
+      }
+      type History = {
+        versions: (ObjectVersion & {
+          entry: { action: string; actor: { userId: string; channel: string } };
+        })[];
+      };
+      const historyAnswer = await call('orgAdmin', `/v1/projects/${id}/history`);
+      assert.equal(historyAnswer.status, 200, historyAnswer.body);
+      const history = json(historyAnswer) as History;
+      assert.deepEqual(
+        history.versions.map((v) => v.entry.action),
+        ['project.create', 'project.update', 'project.update'],
+      );
+      assert.deepEqual(verifyVersionChain(history.versions), { ok: true, versions: 3 });
+      // Where it came from: the creator, then who changed it, through which channel.
+      assert.equal(history.versions[0]?.entry.actor.userId, world.people.orgOwner.id);
+      assert.equal(history.versions[1]?.entry.actor.userId, world.people.orgAdmin.id);
+      assert.ok(
+        history.versions.every((v) => v.entry.actor.channel === 'api'),
+        'bearer tokens',
+      );
+
+      // Each version's entry is in the signed tree: the leaf hashes to it and its proof leads to the root.
+      const key = json(await call('installationAdmin', '/v1/audit/key')) as {
+        origin: string;
+        verifierKey: string;
+      };
+      const note = (
+        await call('installationAdmin', '/v1/audit/checkpoint', { method: 'POST', body: {} })
+      ).body;
+      const head = verifyCheckpoint(
+        note,
+        [Ed25519NoteVerifier.fromVerifierKey(key.verifierKey)],
+        key.origin,
+      ).checkpoint;
+      for (const v of history.versions) {
+        const raw = await server.handle
+          .storage()
+          .db.selectFrom('audit_entries')
+          .select('entry')
+          .where('seq', '=', v.seq)
+          .executeTakeFirstOrThrow();
+        const leaf = leafHash(new TextEncoder().encode(raw.entry));
+        assert.equal(toHex(leaf), v.leafHash);
+        const proof = json(
+          await call('internalMember', `/v1/audit/proofs/inclusion?seq=${v.seq}&size=${head.size}`),
+        ) as { proof: string[] };
+        assert.ok(
+          verifyInclusion(leaf, v.seq, head.size, proof.proof.map(fromHex), head.rootHash),
+          `version ${v.version}`,
+        );
+      }
+
+      // Tampering with the stored history is caught by the chain: a changed digest, a dropped version.
+      const db = server.handle.storage().db;
+      await db
+        .updateTable('object_versions')
+        .set({ after_sha256: 'f'.repeat(64) })
+        .where('object_id', '=', id)
+        .where('version', '=', 2)
+        .execute();
+      const altered = json(await call('orgAdmin', `/v1/projects/${id}/history`)) as History;
+      assert.deepEqual(verifyVersionChain(altered.versions), {
+        ok: false,
+        version: 2,
+        reason: 'its hash does not match its contents',
+      });
+      await db
+        .deleteFrom('object_versions')
+        .where('object_id', '=', id)
+        .where('version', '=', 2)
+        .execute();
+      const dropped = json(await call('orgAdmin', `/v1/projects/${id}/history`)) as History;
+      assert.equal(verifyVersionChain(dropped.versions).ok, false);
+      // Outsiders learn nothing of it.
+      assert.equal((await call('unrelated', `/v1/projects/${id}/history`)).status, 404);
     });
 
     it('roles, owners and unknown ids: clear errors, nothing changed', async (t) => {

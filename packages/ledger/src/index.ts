@@ -9,3 +9,4 @@ export * from './checkpoint/checkpoint.ts';
 export * from './checkpoint/signed-note.ts';
 export * from './merkle/hash.ts';
 export * from './merkle/verify.ts';
+export * from './provenance/chain.ts';

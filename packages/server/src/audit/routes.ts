@@ -93,6 +93,24 @@ export function registerAuditRoutes(app: App, ledger: () => AuditLedger) {
     },
   );
 
+  /**
+   * Provenance: an object's versions, each with the ledger entry that made
+   * it (who, when, through which channel and session). A client checks the
+   * chain with verifyVersionChain and each entry with an inclusion proof.
+   */
+  const history = (type: string) => async (req: FastifyRequest) => {
+    const id = req.authz?.scope.id;
+    if (!id) throw new Error('history route without a resolved object');
+    return { type, id, versions: await ledger().history(type, id) };
+  };
+  app.get('/v1/orgs/:orgId/history', { config: { action: 'org.history' } }, history('org'));
+  app.get(
+    '/v1/projects/:projectId/history',
+    { config: { action: 'project.history' } },
+    history('project'),
+  );
+  app.get('/v1/groups/:groupId/history', { config: { action: 'group.history' } }, history('group'));
+
   /** Every signed head, oldest first: what an offline verifier checks the entries against. */
   app.get('/v1/audit/heads', { config: { action: 'audit.admin' } }, async () => ({
     heads: await ledger().heads(),

@@ -23,7 +23,8 @@ export function auditActor(req: FastifyRequest): AuditActor {
         userId: actor.userId,
         sessionId: actor.sessionId,
         source: sourceOf(req),
-        channel: 'api',
+        // Provenance: the browser's cookie session is the web client; a bearer token is the API.
+        channel: actor.sessionKind === 'cookie' ? 'web' : 'api',
       }
     : { kind: 'system', source: sourceOf(req), channel: 'api' };
 }

@@ -210,6 +210,12 @@ export const actions = {
     stepUp: true,
     summary: "Change an org's default security policy.",
   }),
+  'org.history': a({
+    authn: 'user',
+    resource: 'org',
+    allow: orgMember,
+    summary: "An org's provenance: its versions, each with the ledger entry that made it.",
+  }),
   'org.audit.read': a({
     authn: 'user',
     resource: 'org',
@@ -253,6 +259,12 @@ export const actions = {
     resource: 'project',
     allow: projectReader,
     summary: 'Read a project.',
+  }),
+  'project.history': a({
+    authn: 'user',
+    resource: 'project',
+    allow: projectReader,
+    summary: "A project's provenance: its versions, each with the ledger entry that made it.",
   }),
   'project.update': a({
     authn: 'user',
@@ -361,6 +373,12 @@ export const actions = {
     resource: 'group',
     allow: orgMember,
     summary: 'Read a group and its members.',
+  }),
+  'group.history': a({
+    authn: 'user',
+    resource: 'group',
+    allow: orgMember,
+    summary: "A group's provenance: its versions, each with the ledger entry that made it.",
   }),
   'group.change': a({
     authn: 'user',

@@ -113,6 +113,16 @@ export interface Tables {
     org_id: Generated<string | null>;
     project_id: Generated<string | null>;
   };
+  object_versions: {
+    object_type: string;
+    object_id: string;
+    version: number;
+    seq: number | string;
+    leaf_hash: string;
+    after_sha256: string | null;
+    prev_hash: string | null;
+    hash: string;
+  };
   audit_nodes: { level: number; idx: number | string; hash: string };
   audit_heads: { size: number | string; root_hash: string; checkpoint: string; created_at: string };
   orgs: {

@@ -3,9 +3,11 @@ import {
   type Ed25519NoteSigner,
   equalBytes,
   leafHash,
+  type ObjectVersion,
   signCheckpoint,
   toHex,
   verifyCheckpoint,
+  versionHash,
 } from '@bulwark/ledger';
 import { type Kysely, sql } from 'kysely';
 import { BulwarkError } from '../../errors.ts';
@@ -91,6 +93,7 @@ export class AuditLedger {
         project_id: entry.project ?? null,
       })
       .execute();
+    if (entry.target.id !== null) await appendVersion(trx, entry, hash);
     return { seq: size, leafHash: hash };
   }
 
@@ -177,6 +180,37 @@ export class AuditLedger {
       seq: Number(r.seq),
       entry: JSON.parse(r.entry) as AuditEntry,
       leafHash: r.leaf_hash,
+    }));
+  }
+
+  /** An object's provenance chain, oldest first, each version with its ledger entry. */
+  async history(type: string, id: string): Promise<(ObjectVersion & { entry: AuditEntry })[]> {
+    const rows = await this.#storage.db
+      .selectFrom('object_versions')
+      .innerJoin('audit_entries', 'audit_entries.seq', 'object_versions.seq')
+      .select([
+        'object_versions.version',
+        'object_versions.seq',
+        'object_versions.leaf_hash',
+        'object_versions.after_sha256',
+        'object_versions.prev_hash',
+        'object_versions.hash',
+        'audit_entries.entry',
+      ])
+      .where('object_versions.object_type', '=', type)
+      .where('object_versions.object_id', '=', id)
+      .orderBy('object_versions.version')
+      .execute();
+    return rows.map((r) => ({
+      type,
+      id,
+      version: Number(r.version),
+      seq: Number(r.seq),
+      leafHash: r.leaf_hash,
+      afterSha256: r.after_sha256,
+      prevHash: r.prev_hash,
+      hash: r.hash,
+      entry: JSON.parse(r.entry) as AuditEntry,
     }));
   }
 
@@ -342,4 +376,40 @@ export class AuditLedger {
     }
     return MerkleTree.open(new DbNodeStore(this.#storage.db), current);
   }
+}
+
+/** The next link of the target object's provenance chain, in the entry's transaction. */
+async function appendVersion(trx: Kysely<Tables>, entry: AuditEntry, leafHashHex: string) {
+  const { type, id } = entry.target;
+  if (id === null) return;
+  const last = await trx
+    .selectFrom('object_versions')
+    .select(['version', 'hash'])
+    .where('object_type', '=', type)
+    .where('object_id', '=', id)
+    .orderBy('version', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  const version = {
+    type,
+    id,
+    version: (last?.version ?? 0) + 1,
+    seq: entry.seq,
+    leafHash: leafHashHex,
+    afterSha256: entry.afterSha256,
+    prevHash: last?.hash ?? null,
+  };
+  await trx
+    .insertInto('object_versions')
+    .values({
+      object_type: type,
+      object_id: id,
+      version: version.version,
+      seq: version.seq,
+      leaf_hash: version.leafHash,
+      after_sha256: version.afterSha256,
+      prev_hash: version.prevHash,
+      hash: versionHash(version),
+    })
+    .execute();
 }

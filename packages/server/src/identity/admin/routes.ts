@@ -4,7 +4,7 @@ import type { AuditLedger } from '../../audit/ledger/ledger.ts';
 import { BulwarkError } from '../../errors.ts';
 import type { App } from '../../http/app.ts';
 import { Storage } from '../../storage/storage.ts';
-import { actorOf, sourceOf } from '../actor.ts';
+import { actorOf, auditActor } from '../actor.ts';
 import type { IdentityContext } from '../context.ts';
 import { issueEnrolmentLink } from '../passkeys/enrolment-link.ts';
 import { changeWithAudit } from '../transactional.ts';
@@ -53,16 +53,7 @@ export function registerAdminUserRoutes(
   identity: () => IdentityContext,
   audit: () => AuditLedger,
 ) {
-  const actorFor = (req: FastifyRequest) => {
-    const actor = actorOf(req);
-    return {
-      kind: 'user' as const,
-      userId: actor.userId,
-      sessionId: actor.sessionId,
-      source: sourceOf(req),
-      channel: 'api' as const,
-    };
-  };
+  const actorFor = auditActor;
 
   /** The caller's home org, when they administer it. */
   const administeredOrg = (req: FastifyRequest): string => {

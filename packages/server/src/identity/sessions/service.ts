@@ -27,6 +27,8 @@ export const defaultSessionPolicy: SessionPolicy = { idleMinutes: 30, absoluteHo
 export interface Actor {
   userId: string;
   sessionId: string;
+  /** cookie: the web client; bearer: an API token (CLI, integrations). Provenance names the channel by it. */
+  sessionKind: 'cookie' | 'bearer';
   /** Installation admin: creates orgs, reads the whole ledger; sees no org's projects by it. */
   isAdmin: boolean;
   /** Home org (tenant) and role in it. */
@@ -150,6 +152,7 @@ export class SessionService {
     return {
       userId: row.user_id,
       sessionId: row.id,
+      sessionKind: row.kind,
       isAdmin: user.isAdmin,
       orgId: user.orgId,
       orgRole: user.orgRole,
