@@ -162,20 +162,32 @@ for (const backend of ['sqlite', 'postgres'] as const) {
     it('a changed field is named, even with its leaf hash recomputed', async (t) => {
       const l = await ledgerWithEntries(t);
       if (!l) return;
-      const victim = await l.row(2);
+      // The first user.create (init, the default org and the setup link come before it).
+      const rows = await l.db
+        .selectFrom('audit_entries')
+        .select(['seq', 'entry'])
+        .orderBy('seq')
+        .execute();
+      const seq = Number(rows.find((r) => r.entry.includes('"user.create"'))?.seq ?? -1);
+      const victim = await l.row(seq);
       const forged = victim.entry.replace('"user.create"', '"user.delete"');
-      await l.db.updateTable('audit_entries').set({ entry: forged }).where('seq', '=', 2).execute();
+      assert.notEqual(forged, victim.entry);
+      await l.db
+        .updateTable('audit_entries')
+        .set({ entry: forged })
+        .where('seq', '=', seq)
+        .execute();
       let result = await l.verify();
       assert.equal(result.ok, false);
-      assert.equal(result.firstBadSeq, 2);
+      assert.equal(result.firstBadSeq, seq);
       const leaf = Buffer.from(leafHash(new TextEncoder().encode(forged))).toString('hex');
       await l.db
         .updateTable('audit_entries')
         .set({ leaf_hash: leaf })
-        .where('seq', '=', 2)
+        .where('seq', '=', seq)
         .execute();
       result = await l.verify();
-      assert.equal(result.firstBadSeq, 2, result.reason);
+      assert.equal(result.firstBadSeq, seq, result.reason);
     });
 
     it('a deleted entry is named', async (t) => {

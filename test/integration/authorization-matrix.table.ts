@@ -82,6 +82,7 @@ export const matrix: Record<string, string> = {
   'POST /v1/admin/users/:userId/sessions/revoke': 'U U A A F F N N N N',
   'POST /v1/admin/users/:userId/enrolment-link': 'U U A A F F N N N N',
   'PUT /v1/admin/users/:userId/status': 'U U A A F F N N N N',
+  'POST /v1/admin/users/:userId/erase': 'U U A A F F N N N N',
   'PUT /v1/admin/users/:userId/org-role': 'U U A F F F N N N N',
   'POST /v1/admin/ldap/:connector/sync': 'U U F F F F F F F A',
 

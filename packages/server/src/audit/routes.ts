@@ -64,7 +64,7 @@ export function registerAuditRoutes(app: App, ledger: () => AuditLedger) {
       actor: readerOf(req),
       target: { type: 'audit-entries', id: `${from}+${entries.length}` },
     });
-    return { entries };
+    return { entries: await withPersonal(ledger(), entries) };
   });
 
   /**
@@ -89,7 +89,7 @@ export function registerAuditRoutes(app: App, ledger: () => AuditLedger) {
         target: { type: 'audit-entries', id: entries.length ? `${entries[0]?.seq}…` : null },
         scope: { orgId, projectId: project ?? null },
       });
-      return { entries };
+      return { entries: await withPersonal(ledger(), entries) };
     },
   );
 
@@ -141,4 +141,14 @@ function readerOf(req: FastifyRequest): AuditActor {
         channel: 'api',
       }
     : { kind: 'operator', source, channel: 'cli' };
+}
+
+/** Each entry with its person's data opened for the reader, or `erased` once the person is gone. */
+async function withPersonal(
+  ledger: AuditLedger,
+  entries: Awaited<ReturnType<AuditLedger['entries']>>,
+) {
+  return Promise.all(
+    entries.map(async (e) => ({ ...e, personal: await ledger.revealPersonal(e.entry) })),
+  );
 }

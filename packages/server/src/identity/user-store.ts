@@ -156,6 +156,49 @@ export class UserStore {
       .execute();
   }
 
+  /**
+   * Erasure: the account keeps its id (ledger entries name it) and nothing
+   * else — name, address and username are replaced or cleared, every
+   * credential and external identity link is deleted, and it is disabled.
+   */
+  async erase(id: string, now = new Date()): Promise<void> {
+    const db = this.#storage.db;
+    await db
+      .updateTable('users')
+      .set({
+        display_name_enc: this.#storage.fields.encrypt(
+          { table: 'users', column: 'display_name', rowId: id },
+          'Erased user',
+        ),
+        email_enc: null,
+        email_index: null,
+        username_enc: null,
+        username_index: null,
+        status: 'disabled',
+        is_admin: 0,
+        updated_at: now.toISOString(),
+      })
+      .where('id', '=', id)
+      .execute();
+    for (const table of [
+      'passkeys',
+      'totp_secrets',
+      'recovery_codes',
+      'password_credentials',
+      'sms_numbers',
+      'external_identities',
+      'oidc_identities',
+      'project_members',
+    ] as const) {
+      await db.deleteFrom(table).where('user_id', '=', id).execute();
+    }
+    await db
+      .deleteFrom('group_members')
+      .where('member_kind', '=', 'user')
+      .where('member_id', '=', id)
+      .execute();
+  }
+
   /** The accounts of one org (or, for maintenance, of every org), oldest first. */
   async list(orgId?: string): Promise<User[]> {
     const rows = await this.#storage.db

@@ -147,6 +147,14 @@ export const actions = {
     stepUp: true,
     summary: 'Disable, re-enrol or revoke the sessions of an account in your org.',
   }),
+  'user.erase': a({
+    authn: 'user',
+    resource: 'user',
+    allow: orgAdmin,
+    stepUp: true,
+    summary:
+      'Erase a person: their data in the ledger becomes unreadable, the account is stripped to its id.',
+  }),
   'user.role-change': a({
     authn: 'user',
     resource: 'user',

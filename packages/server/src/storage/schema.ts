@@ -113,6 +113,12 @@ export interface Tables {
     org_id: Generated<string | null>;
     project_id: Generated<string | null>;
   };
+  subject_keys: {
+    subject_id: string;
+    key_enc: string | null;
+    created_at: string;
+    erased_at: string | null;
+  };
   object_versions: {
     object_type: string;
     object_id: string;

@@ -28,6 +28,11 @@ export interface AuditEvent {
   after?: unknown;
 }
 
+/** Binds a sealed personal value to its entry and subject: moved elsewhere, it does not open. */
+export function personalAad(seq: number, subject: string): string {
+  return `bulwark/audit-personal/${seq}/${subject}`;
+}
+
 /** The stored leaf: canonical JSON (RFC 8785) of this object is what the Merkle tree hashes. */
 export interface AuditEntry {
   /** 1: before entries named their org and project; 2: with `org` and `project`. */
@@ -49,6 +54,12 @@ export interface AuditEntry {
   /** Absent in version 1 entries. */
   org?: string | null;
   project?: string | null;
+  /**
+   * The actor's personal data (their address, …), sealed under their own
+   * key: readable by those who may read the entry until the person is
+   * erased, then by nobody. Absent before per-person keys; null without any.
+   */
+  personal?: { subject: string; sealed: string } | null;
 }
 
 export function objectDigest(value: unknown): string | null {
@@ -61,6 +72,7 @@ export function buildEntry(
   time: Date,
   event: AuditEvent,
   hashSource: (source: string) => string,
+  personal: AuditEntry['personal'] = null,
 ): AuditEntry {
   return {
     v: 2,
@@ -80,6 +92,7 @@ export function buildEntry(
     afterSha256: objectDigest(event.after),
     org: event.scope?.orgId ?? null,
     project: event.scope?.projectId ?? null,
+    personal,
   };
 }
 

@@ -12,10 +12,11 @@ import {
 import { type Kysely, sql } from 'kysely';
 import { BulwarkError } from '../../errors.ts';
 import type { Clock } from '../../identity/secret-hasher.ts';
+import { SubjectKeys } from '../../keys/subject-keys.ts';
 import type { Tables } from '../../storage/schema.ts';
 import type { Storage } from '../../storage/storage.ts';
 import { MerkleTree, type NodeStore } from '../merkle/tree.ts';
-import { type AuditEntry, type AuditEvent, buildEntry, encodeEntry } from './entry.ts';
+import { type AuditEntry, type AuditEvent, buildEntry, encodeEntry, personalAad } from './entry.ts';
 import { DbNodeStore } from './node-store.ts';
 
 /** A node store that keeps nothing: enough for a tree that is only appended to and asked for its current root. */
@@ -46,6 +47,7 @@ export class AuditLedger {
   readonly #signer: Ed25519NoteSigner;
   readonly #clock: Clock;
   readonly #hashSource: (source: string) => string;
+  readonly #subjects: SubjectKeys;
 
   constructor(opts: {
     storage: Storage;
@@ -58,6 +60,7 @@ export class AuditLedger {
     this.#signer = opts.signer;
     this.#clock = opts.clock;
     this.#hashSource = opts.hashSource;
+    this.#subjects = new SubjectKeys(opts.storage.fields);
   }
 
   /** The checkpoint origin and the log key's name. */
@@ -77,7 +80,14 @@ export class AuditLedger {
     }
     const size = await this.#size(trx);
     const tree = await MerkleTree.open(new DbNodeStore(trx), size);
-    const entry = buildEntry(size, this.#clock.now(), event, (s) => this.#hashSource(s));
+    const now = this.#clock.now();
+    const entry = buildEntry(
+      size,
+      now,
+      event,
+      (s) => this.#hashSource(s),
+      await this.#sealPersonal(trx, size, event, now),
+    );
     const text = encodeEntry(entry);
     const appended = await tree.append(new TextEncoder().encode(text));
     if (appended.index !== size) throw new Error('ledger index out of step');
@@ -95,6 +105,42 @@ export class AuditLedger {
       .execute();
     if (entry.target.id !== null) await appendVersion(trx, entry, hash);
     return { seq: size, leafHash: hash };
+  }
+
+  /** The actor's address, sealed under their own key (null without a person or once erased). */
+  async #sealPersonal(
+    trx: Kysely<Tables>,
+    seq: number,
+    event: AuditEvent,
+    now: Date,
+  ): Promise<AuditEntry['personal']> {
+    const subject = event.actor.userId;
+    if (!subject || !event.actor.source) return null;
+    const sealed = await this.#subjects.seal(
+      trx,
+      subject,
+      { source: event.actor.source },
+      personalAad(seq, subject),
+      now,
+    );
+    return sealed === null ? null : { subject, sealed };
+  }
+
+  /** What an entry holds for its person: the data, `erased`, or null when it holds none. */
+  async revealPersonal(entry: AuditEntry): Promise<unknown> {
+    const personal = entry.personal;
+    if (!personal) return null;
+    return this.#subjects.open(
+      this.#storage.db,
+      personal.subject,
+      personal.sealed,
+      personalAad(entry.seq, personal.subject),
+    );
+  }
+
+  /** Crypto-shreds a person's data in every entry, inside the caller's transaction. */
+  async erasePerson(trx: Kysely<Tables>, subject: string): Promise<void> {
+    await this.#subjects.erase(trx, subject, this.#clock.now());
   }
 
   /** Appends in a transaction of its own (events with no other state change, e.g. unseal). */

@@ -133,6 +133,38 @@ export function registerAdminUserRoutes(
     },
   );
 
+  /**
+   * The right to erasure: the person's data in the ledger is crypto-shredded
+   * (their key deleted) and the account stripped to its id, in one
+   * transaction with the ledger entry that records the erasure itself.
+   */
+  app.post('/v1/admin/users/:userId/erase', { config: { action: 'user.erase' } }, async (req) => {
+    const { userId: id } = idParams.parse(req.params);
+    if (id === actorOf(req).userId) {
+      throw new BulwarkError('bad_request', 'You cannot erase your own account.');
+    }
+    const user = await identity().users.get(id);
+    if (!user) throw new BulwarkError('not_found', 'No such user.');
+    if (user.orgRole === 'owner') {
+      throw new BulwarkError(
+        'would_lock_out',
+        'Owners are not erased: make them an admin or member first.',
+      );
+    }
+    await changeWithAudit(identity(), audit(), async (tx) => {
+      await tx.users.erase(id, identity().clock.now());
+      await tx.sessions.revokeAllForUser(id, 'erased');
+      await audit().erasePerson(tx.storage.db, id);
+      await tx.record({
+        action: 'user.erase',
+        actor: actorFor(req),
+        target: { type: 'user', id },
+        scope: { orgId: user.orgId },
+      });
+    });
+    return { erased: id };
+  });
+
   app.put(
     '/v1/admin/users/:userId/status',
     { config: { action: 'user.admin-change' } },
