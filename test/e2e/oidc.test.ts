@@ -15,7 +15,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
+import { sql } from 'kysely';
 import pino from 'pino';
+import type { AuditEntry } from '../../packages/server/src/audit/ledger/entry.ts';
 import { buildApp } from '../../packages/server/src/http/app.ts';
 import {
   type OidcConnectorInput,
@@ -34,6 +36,7 @@ import {
   type TestAccount,
   type TestOidcProvider,
 } from '../support/oidc-provider.ts';
+import { postgresSchema } from '../support/postgres.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { tempDir } from '../support/temp.ts';
 
@@ -71,14 +74,22 @@ interface Env {
   authorize(browser?: CookieBrowser): Promise<string>;
   callback(url: string, browser?: CookieBrowser): Promise<Hop>;
   counts(): Promise<{ users: number; links: number; sessions: number }>;
+  /** The ledger's entries about accounts (not the init's setup link), oldest first. */
+  userEntries(): Promise<AuditEntry[]>;
+  /** Makes every ledger write fail (the next sequence number is taken); returns the undo. */
+  breakLedger(): Promise<() => Promise<void>>;
 }
 
 async function setup(
   t: TestContext,
-  opts: { connector?: Partial<OidcConnectorInput>; accounts?: Record<string, TestAccount> } = {},
+  opts: {
+    connector?: Partial<OidcConnectorInput>;
+    accounts?: Record<string, TestAccount>;
+    postgres?: { url: string; schema: string } | null;
+  } = {},
 ): Promise<Env> {
   const dataDir = tempDir(t);
-  const server = await startTestServer(t, { dataDir });
+  const server = await startTestServer(t, { dataDir, postgres: opts.postgres ?? null });
   const init = await server.request('/v1/sys/init', {
     method: 'POST',
     body: { passphrase: 'oidc end to end passphrase' },
@@ -178,6 +189,27 @@ async function setup(
         sessions: await n('sessions'),
       };
     },
+    async userEntries() {
+      const entries = await server.handle.ledger().entries(0, 10_000);
+      return entries
+        .map((e) => e.entry)
+        .filter((e) => e.action.startsWith('user.') && e.action !== 'user.setup-link');
+    },
+    async breakLedger() {
+      const db = server.handle.storage().db;
+      const last = await db
+        .selectFrom('audit_entries')
+        .select((eb) => eb.fn.max('seq').as('m'))
+        .executeTakeFirstOrThrow();
+      const seq = Number(last.m) + 1;
+      await db
+        .insertInto('audit_entries')
+        .values({ seq, entry: '{}', leaf_hash: '00', created_at: 'x' })
+        .execute();
+      return async () => {
+        await db.deleteFrom('audit_entries').where('seq', '=', seq).execute();
+      };
+    },
   };
   return env;
 }
@@ -260,6 +292,21 @@ describe('OIDC login against a real provider', () => {
       links: before.links + 1,
       sessions: before.sessions + 1,
     });
+    // The account is in the ledger: made by the user themself, through OIDC.
+    const [created, ...none] = await env.userEntries();
+    assert.equal(none.length, 0, JSON.stringify(none));
+    assert.equal(created?.action, 'user.create');
+    assert.deepEqual(created?.target, { type: 'user', id: user.id });
+    assert.equal(created?.actor.kind, 'user');
+    assert.equal(created?.actor.userId, user.id);
+    assert.equal(created?.actor.channel, 'oidc');
+    assert.match(created?.actor.sourceHash ?? '', /^[0-9a-f]{64}$/);
+    assert.equal(created?.beforeSha256, null);
+
+    // The same claims again: nothing changes, nothing is recorded.
+    const same = await env.callback(await env.authorize());
+    assert.equal(same.status, 302, same.body);
+    assert.equal((await env.userEntries()).length, 1, 'an unchanged login records nothing');
 
     // Second login: same account (by sub), profile refreshed, admin removed with the group.
     env.provider.accounts.set('sub-alice', {
@@ -284,6 +331,14 @@ describe('OIDC login against a real provider', () => {
       'the email blind index follows the update',
     );
     assert.equal((await env.counts()).users, after.users, 'no second user');
+    const [, update, ...rest] = await env.userEntries();
+    assert.equal(rest.length, 0);
+    assert.equal(update?.action, 'user.update');
+    assert.deepEqual(update?.target, { type: 'user', id: user.id });
+    assert.equal(update?.actor.userId, user.id);
+    assert.equal(update?.actor.channel, 'oidc');
+    assert.equal(update?.beforeSha256, created?.afterSha256, 'before is what create left');
+    assert.notEqual(update?.afterSha256, update?.beforeSha256);
 
     // A second person, in another browser, gets their own account.
     env.provider.nextLogin = 'sub-bob';
@@ -297,6 +352,98 @@ describe('OIDC login against a real provider', () => {
     const bobUser = await env.server.handle.identity().users.get(bobActor.userId);
     assert.equal(bobUser?.displayName, 'Bob Builder');
     assert.equal(bobUser?.isAdmin, false);
+    const bobCreated = (await env.userEntries()).filter(
+      (e) => e.action === 'user.create' && e.target.id === bobUser?.id,
+    );
+    assert.equal(bobCreated.length, 1);
+    assert.equal(bobCreated[0]?.actor.userId, bobUser?.id);
+    assert.equal((await env.server.handle.ledger().verify()).ok, true);
+  });
+
+  for (const backend of ['sqlite', 'postgres'] as const) {
+    it(`fails closed (${backend}): when the ledger cannot be written, no account, no link, no session`, async (t) => {
+      const pg = backend === 'postgres' ? await postgresSchema(t) : null;
+      if (backend === 'postgres' && !pg) return;
+      const env = await setup(t, { postgres: pg });
+      const before = await env.counts();
+      let undo = await env.breakLedger();
+      const hop = await env.callback(await env.authorize());
+      assert.equal(hop.status, 500, hop.body);
+      assert.equal(sessionTokenFrom(hop), null, 'no session cookie');
+      assert.deepEqual(await env.counts(), before, 'nothing changed');
+      await undo();
+
+      // Working again: the account is made; a later change cannot pass a broken ledger either.
+      const ok = await env.callback(await env.authorize());
+      assert.equal(ok.status, 302, ok.body);
+      const actor = await env.server.handle
+        .identity()
+        .sessions.authenticate(sessionTokenFrom(ok) ?? '');
+      assert.ok(actor);
+      env.provider.accounts.set('sub-alice', { ...alice, name: 'Alice Renamed' });
+      undo = await env.breakLedger();
+      const refused = await env.callback(await env.authorize());
+      assert.equal(refused.status, 500, refused.body);
+      assert.equal(
+        (await env.server.handle.identity().users.get(actor.userId))?.displayName,
+        'Alice Liddell',
+        'not updated',
+      );
+      await undo();
+      assert.equal((await env.callback(await env.authorize())).status, 302);
+      assert.equal(
+        (await env.server.handle.identity().users.get(actor.userId))?.displayName,
+        'Alice Renamed',
+      );
+      assert.deepEqual(
+        (await env.userEntries()).map((e) => e.action),
+        ['user.create', 'user.update'],
+      );
+      assert.equal((await env.server.handle.ledger().verify()).ok, true);
+    });
+  }
+
+  it('concurrent first logins of one person make one account and one entry (postgres)', async (t) => {
+    const pg = await postgresSchema(t);
+    if (!pg) return;
+    const env = await setup(t, { postgres: pg });
+    const other = new CookieBrowser({ ca: env.server.ca });
+    const [one, two] = [await env.authorize(), await env.authorize(other)];
+    // Hold the users table so that both callbacks find no link and then stop;
+    // released together, their inserts collide, and the loser rolls back to
+    // its savepoint and takes the winner's account.
+    const db = env.server.handle.storage().db;
+    const blocker = await db.startTransaction().execute();
+    await sql`lock table users in access exclusive mode`.execute(blocker);
+    const hops = [env.callback(one), env.callback(two, other)];
+    let waiting = 0;
+    for (let i = 0; i < 400 && waiting < 2; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      const r = await sql<{ n: number }>`
+        select count(*)::int as n from pg_locks
+        where not granted and relation = 'users'::regclass`.execute(db);
+      waiting = Number(r.rows[0]?.n ?? 0);
+    }
+    assert.equal(waiting, 2, 'both callbacks wait, having found no link');
+    await blocker.commit().execute();
+    const [a, b] = await Promise.all(hops);
+    assert.equal(a?.status, 302, a?.body);
+    assert.equal(b?.status, 302, b?.body);
+    const identity = env.server.handle.identity();
+    const [actorA, actorB] = [
+      await identity.sessions.authenticate(sessionTokenFrom(a as Hop) ?? ''),
+      await identity.sessions.authenticate(sessionTokenFrom(b as Hop) ?? ''),
+    ];
+    assert.ok(actorA && actorB);
+    assert.equal(actorA.userId, actorB.userId, 'the same account');
+    const counts = await env.counts();
+    assert.equal(counts.users, 1);
+    assert.equal(counts.links, 1);
+    assert.deepEqual(
+      (await env.userEntries()).map((e) => [e.action, e.target.id]),
+      [['user.create', actorA.userId]],
+    );
+    assert.equal((await env.server.handle.ledger().verify()).ok, true);
   });
 
   it('refuses a wrong state, and the real callback still works afterwards', async (t) => {

@@ -74,6 +74,7 @@ export const matrix: Record<string, string> = {
   'GET /v1/sessions': 'U U A A A A A A A A',
   'DELETE /v1/sessions/:id': 'U U A A A A A A A A',
   'POST /v1/sessions/revoke-others': 'U U A A A A A A A A',
+  'GET /v1/me/audit/entries': 'U U A A A A A A A A',
 
   // accounts of one's org (the target is Apollo's internal member, an Acme account)
   'GET /v1/admin/users': 'U U A A F F F A F A',
@@ -115,6 +116,7 @@ export const matrix: Record<string, string> = {
   'GET /v1/projects/:projectId': 'U U A A A A A A N N',
   'PATCH /v1/projects/:projectId': 'U U A A F F F F N N',
   'GET /v1/projects/:projectId/history': 'U U A A A A A A N N',
+  'GET /v1/projects/:projectId/audit/entries': 'U U A A F F F F N N',
   'DELETE /v1/projects/:projectId': 'U U A A F F F F N N',
   'GET /v1/projects/:projectId/policy': 'U U A A A A A A N N',
   'PUT /v1/projects/:projectId/policy': 'U U A A F F F F N N',

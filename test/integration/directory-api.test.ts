@@ -18,8 +18,7 @@ import {
   verifyInclusion,
   verifyVersionChain,
 } from '@bulwark/ledger';
-import { PasskeyStore } from '../../packages/server/src/identity/passkeys/store.ts';
-import { buildWorld, type Persona, type World } from '../support/directory-world.ts';
+import { buildWorld, givePasskey, type Persona, type World } from '../support/directory-world.ts';
 import type { Answer } from '../support/https.ts';
 import { postgresSchema } from '../support/postgres.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
@@ -47,24 +46,6 @@ async function setup(t: TestContext, backend: 'sqlite' | 'postgres') {
     await givePasskey(server, world.people[who].id, PLATFORM);
   }
   return { server, world };
-}
-
-async function givePasskey(server: TestServer, userId: string, aaguid: string) {
-  const id = randomBytes(16).toString('base64url');
-  await new PasskeyStore(server.handle.identity().storage).insert({
-    id,
-    userId,
-    name: 'test key',
-    publicKey: randomBytes(77).toString('base64url'),
-    counter: 0,
-    transports: ['usb'],
-    aaguid,
-    deviceType: 'singleDevice',
-    backedUp: false,
-    attestationFmt: 'none',
-    attestationObject: randomBytes(8).toString('base64url'),
-    createdAt: new Date().toISOString(),
-  });
 }
 
 /** A fresh session for a person, signed in with a passkey of the given model. */

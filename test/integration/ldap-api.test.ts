@@ -10,6 +10,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { OrgStore } from '../../packages/server/src/directory/orgs.ts';
+import { postgresSchema } from '../support/postgres.ts';
 import { startTestServer } from '../support/server.ts';
 import { BASE_DN, groupDn, SERVICE_DN, startSlapd, testUsers, userDn } from '../support/slapd.ts';
 import { tempDir } from '../support/temp.ts';
@@ -104,6 +105,39 @@ describe('LDAP login over the API', () => {
       .filter((e) => e.entry.action === 'session.create')
       .map((e) => e.entry.actor.userId);
     assert.ok(aliceUser && logins.includes(aliceUser.id));
+    // So are the accounts their first logins made: each its own actor, through the API.
+    const bobUser = await identity.users.findByUsername('bob');
+    assert.equal(bobUser?.status, 'disabled');
+    for (const user of [bobUser, aliceUser]) {
+      const created = ledger.filter(
+        (e) => e.entry.action === 'user.create' && e.entry.target.id === user?.id,
+      );
+      assert.equal(created.length, 1, `${user?.username}: one user.create`);
+      assert.equal(created[0]?.entry.actor.kind, 'user');
+      assert.equal(created[0]?.entry.actor.userId, user?.id);
+      assert.equal(created[0]?.entry.actor.channel, 'api');
+      assert.match(created[0]?.entry.actor.sourceHash ?? '', /^[0-9a-f]{64}$/);
+      // The account's entry comes before the session made with it.
+      const session = ledger.find(
+        (e) => e.entry.action === 'session.create' && e.entry.actor.userId === user?.id,
+      );
+      assert.ok(session && created[0] && created[0].seq < session.seq);
+    }
+    // The admin's sync disabled bob: alice (that session) is the actor, through the sync.
+    const disabled = ledger.filter(
+      (e) => e.entry.action === 'user.status' && e.entry.target.id === bobUser?.id,
+    );
+    assert.equal(disabled.length, 1);
+    assert.deepEqual(
+      {
+        kind: disabled[0]?.entry.actor.kind,
+        userId: disabled[0]?.entry.actor.userId,
+        sessionId: disabled[0]?.entry.actor.sessionId,
+        channel: disabled[0]?.entry.actor.channel,
+      },
+      { kind: 'user', userId: aliceUser?.id, sessionId: stepped.session.id, channel: 'ldap-sync' },
+    );
+    assert.equal((await server.handle.ledger().verify()).ok, true);
 
     // The directory goes away: a clear 503, nothing changed.
     await slapd.stop();
@@ -201,6 +235,82 @@ describe('LDAP login over the API', () => {
     assert.equal(seen.status, 200, 'bob is in staff in the directory, so in the bound group');
     assert.equal((seen.json as { role: string }).role, 'viewer');
   });
+
+  for (const backend of ['sqlite', 'postgres'] as const) {
+    it(`fails closed (${backend}): a first login whose ledger entry cannot be written makes no account`, async (t) => {
+      const slapd = await startSlapd(t);
+      if (!slapd) return;
+      const pg = backend === 'postgres' ? await postgresSchema(t) : null;
+      if (backend === 'postgres' && !pg) return;
+      const server = await startTestServer(t, {
+        dataDir: tempDir(t),
+        postgres: pg,
+        config: {
+          auth: {
+            ldap: {
+              connectors: [
+                {
+                  id: 'corp',
+                  url: slapd.ldapUrl,
+                  startTls: true,
+                  caFile: slapd.caFile,
+                  bindDn: SERVICE_DN,
+                  bindPasswordFile: slapd.servicePasswordFile,
+                  baseDn: BASE_DN,
+                  syncIntervalMinutes: 0,
+                },
+              ],
+            },
+          },
+        },
+      });
+      await server.request('/v1/sys/init', {
+        method: 'POST',
+        body: { passphrase: 'ldap fail closed passphrase' },
+      });
+      const db = server.handle.storage().db;
+      const last = await db
+        .selectFrom('audit_entries')
+        .select((eb) => eb.fn.max('seq').as('m'))
+        .executeTakeFirstOrThrow();
+      // Occupy the next sequence number: the ledger's insert will collide.
+      const seq = Number(last.m) + 1;
+      await db
+        .insertInto('audit_entries')
+        .values({ seq, entry: '{}', leaf_hash: '00', created_at: 'x' })
+        .execute();
+      const login = () =>
+        server.request('/v1/auth/login/ldap', {
+          method: 'POST',
+          body: { username: 'bob', password: testUsers.bob.password, session: 'bearer' },
+        });
+      const refused = await login();
+      assert.equal(refused.status, 500, refused.body);
+      const identity = server.handle.identity();
+      assert.equal(
+        await identity.users.findByUsername('bob'),
+        null,
+        'no account without its entry',
+      );
+      const links = await db
+        .selectFrom('external_identities')
+        .select((eb) => eb.fn.countAll<string | number>().as('n'))
+        .executeTakeFirstOrThrow();
+      assert.equal(Number(links.n), 0, 'no directory link either');
+
+      // With the ledger working again, the same login makes the account and its entry.
+      await db.deleteFrom('audit_entries').where('seq', '=', seq).execute();
+      const ok = await login();
+      assert.equal(ok.status, 200, ok.body);
+      const bob = await identity.users.findByUsername('bob');
+      assert.ok(bob);
+      const entries = await server.handle.ledger().entries(0, 1000);
+      assert.ok(
+        entries.some((e) => e.entry.action === 'user.create' && e.entry.target.id === bob.id),
+      );
+      assert.equal((await server.handle.ledger().verify()).ok, true);
+    });
+  }
 
   it('a "directory" that answers garbage is unavailable, not a failed login', async (t) => {
     const garbage = createServer((socket) => {

@@ -4,6 +4,7 @@ import { InvitationStore } from '../../packages/server/src/directory/invitations
 import { OrgStore } from '../../packages/server/src/directory/orgs.ts';
 import { PartnerLinkStore } from '../../packages/server/src/directory/partner-links.ts';
 import { MemberStore, ProjectStore } from '../../packages/server/src/directory/projects.ts';
+import { PasskeyStore } from '../../packages/server/src/identity/passkeys/store.ts';
 import type { OrgRole } from '../../packages/server/src/identity/user-store.ts';
 import type { ProjectRole } from '../../packages/server/src/policy/relation.ts';
 import type { Answer } from './https.ts';
@@ -154,4 +155,27 @@ export async function buildWorld(server: TestServer): Promise<World> {
       });
     },
   };
+}
+
+/** A registered passkey of the given model (a row, no ceremony): enough for policy and lock-out checks. */
+export async function givePasskey(
+  server: TestServer,
+  userId: string,
+  aaguid: string,
+): Promise<void> {
+  const id = randomBytes(16).toString('base64url');
+  await new PasskeyStore(server.handle.identity().storage).insert({
+    id,
+    userId,
+    name: 'test key',
+    publicKey: randomBytes(77).toString('base64url'),
+    counter: 0,
+    transports: ['usb'],
+    aaguid,
+    deviceType: 'singleDevice',
+    backedUp: false,
+    attestationFmt: 'none',
+    attestationObject: randomBytes(8).toString('base64url'),
+    createdAt: new Date().toISOString(),
+  });
 }

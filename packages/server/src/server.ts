@@ -14,9 +14,16 @@ import { Ed25519NoteSigner } from '@bulwark/ledger';
 import type { FastifyBaseLogger } from 'fastify';
 import packageJson from '../package.json' with { type: 'json' };
 import { AuditLedger } from './audit/ledger/ledger.ts';
+import { sweepRetention } from './audit/retention.ts';
 import { registerAuditRoutes } from './audit/routes.ts';
+import {
+  checkSiemSinkFiles,
+  type SiemForwarderStatus,
+  startSiemForwarders,
+} from './audit/siem/forwarder.ts';
 import type { BulwarkConfig } from './config/index.ts';
 import { OrgStore } from './directory/orgs.ts';
+import { ProjectStore } from './directory/projects.ts';
 import { registerGroupRoutes } from './directory/routes/group-routes.ts';
 import { registerLinkRoutes } from './directory/routes/link-routes.ts';
 import { registerOrgRoutes } from './directory/routes/org-routes.ts';
@@ -89,6 +96,8 @@ export interface ServerHandle {
   identity(): IdentityContext;
   /** The audit ledger while unsealed. */
   ledger(): AuditLedger;
+  /** Each SIEM sink's stream (audit.siem) while unsealed; empty when sealed. */
+  siem(): SiemForwarderStatus[];
   url: string;
   close(): Promise<void>;
 }
@@ -174,6 +183,30 @@ export async function startServer(
   }
   let oidcService: OidcService | null = null;
   let ledger: AuditLedger | null = null;
+
+  // --- SIEM streaming (docs/audit.md, "Streaming to a SIEM") ----------------
+  // One forwarder per sink, reading the ledger while unsealed; it never takes
+  // part in an append. Files are checked now, so a typo stops the start.
+  for (const sink of config.audit.siem) {
+    try {
+      checkSiemSinkFiles(sink);
+    } catch (err) {
+      throw new StartupError((err as Error).message);
+    }
+  }
+  let siem: ReturnType<typeof startSiemForwarders> | null = null;
+  const startSiem = (s: Storage) => {
+    if (config.audit.siem.length === 0) return;
+    siem = startSiemForwarders({ sinks: config.audit.siem, db: s.db, logger: opts.logger });
+  };
+  /** Before storage closes: sends what is pending (the seal's entry) for a moment, then stops. */
+  const stopSiem = async () => {
+    const running = siem;
+    siem = null;
+    await running?.stop();
+  };
+  // ---------------------------------------------------------------------------
+
   const openIdentity = (root: RootKey, s: Storage) => {
     identity = buildIdentityContext({
       storage: s,
@@ -207,6 +240,7 @@ export async function startServer(
       connectors: ldapConnectors,
       logger: opts.logger,
     });
+    startSiem(s);
   };
   const closeIdentity = () => {
     identity?.wipe();
@@ -263,6 +297,7 @@ export async function startServer(
     async abortInitialize() {
       const created = storage;
       storage = null;
+      await stopSiem();
       closeIdentity();
       if (!created) return;
       await created.close();
@@ -286,6 +321,7 @@ export async function startServer(
       } catch (err) {
         opts.logger.error({ err }, 'could not record the seal in the audit ledger');
       }
+      await stopSiem();
       closeIdentity();
       const s = storage;
       storage = null;
@@ -381,7 +417,11 @@ export async function startServer(
       registerPageRoutes,
       (a) => registerSessionRoutes(a, currentIdentity, currentLedger),
       (a) => registerAdminUserRoutes(a, currentIdentity, currentLedger),
-      (a) => registerAuditRoutes(a, currentLedger),
+      (a) =>
+        registerAuditRoutes(a, currentLedger, {
+          projectOrg: async (id) =>
+            (await new ProjectStore(currentIdentity().storage).get(id))?.orgId ?? null,
+        }),
       (a) => registerCredentialRoutes(a, currentIdentity, config, throttle, currentLedger),
       (a) =>
         registerLdapRoutes(a, {
@@ -414,7 +454,12 @@ export async function startServer(
       await currentLedger().record(systemEvent('sys.init'));
       await ensureDefaultOrg(currentIdentity().storage);
       await currentLedger().signHead();
-      return { ...(await issueSetupLink(currentIdentity())) };
+      return {
+        ...(await issueSetupLink(currentIdentity(), currentLedger(), {
+          kind: 'operator',
+          channel: 'api',
+        })),
+      };
     },
     afterRekey: async () => {
       await currentLedger().record(systemEvent('sys.rekey'));
@@ -445,10 +490,19 @@ export async function startServer(
       .catch((err: unknown) => opts.logger.error({ err }, 'could not sign a tree head'));
   }, 5 * 60_000);
   headTimer.unref();
+  // Retention (org and project policies): content of old entries is emptied, hashes stay.
+  const retentionTimer = setInterval(() => {
+    if (!ledger || !storage) return;
+    sweepRetention({ storage, ledger, now: clock.now() }).catch((err: unknown) =>
+      opts.logger.error({ err }, 'the audit retention sweep failed'),
+    );
+  }, 3600_000);
+  retentionTimer.unref();
   const ldapSchedule = startLdapSyncSchedule({
     connectors: ldapConnectors,
     services: () => ldapServices,
     logger: opts.logger,
+    audit: currentLedger,
   });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.listen.port;
@@ -466,10 +520,12 @@ export async function startServer(
       return identity;
     },
     ledger: currentLedger,
+    siem: () => siem?.status() ?? [],
     url: `https://${host}:${port}`,
     async close() {
       ldapSchedule.stop();
       clearInterval(headTimer);
+      clearInterval(retentionTimer);
       await app.close();
       if (seal.state === 'unsealed') await seal.seal();
     },

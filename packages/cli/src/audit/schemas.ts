@@ -23,10 +23,13 @@ export interface ConsistencyAnswer {
   proof: string[];
 }
 
-/** An entry as the server returns it: parsed from its stored canonical JSON. */
+/**
+ * An entry as the server returns it: parsed from its stored canonical JSON,
+ * or null when retention dropped its content (the leaf hash remains).
+ */
 export interface AuditEntryRecord {
   seq: number;
-  entry: Record<string, unknown>;
+  entry: Record<string, unknown> | null;
   leafHash: string;
 }
 
@@ -89,7 +92,12 @@ export const auditEntriesSchema = schema<AuditEntriesAnswer>((v) => {
   if (!Array.isArray(v.entries)) return null;
   const entries: AuditEntryRecord[] = [];
   for (const e of v.entries as unknown[]) {
-    if (!isObj(e) || !isCount(e.seq) || !isObj(e.entry) || !isHex32(e.leafHash)) return null;
+    if (!isObj(e) || !isCount(e.seq) || !isHex32(e.leafHash)) return null;
+    if (e.entry === null && e.pruned === true) {
+      entries.push({ seq: e.seq, entry: null, leafHash: e.leafHash });
+      continue;
+    }
+    if (!isObj(e.entry)) return null;
     entries.push({ seq: e.seq, entry: e.entry, leafHash: e.leafHash });
   }
   return { entries };

@@ -66,6 +66,18 @@ function isoTime(what: string): (text: string) => Date {
 
 function matches(opts: ExportOptions, record: AuditEntryRecord): boolean {
   const e = record.entry;
+  // Retention dropped this entry's content: it matches only an unfiltered export (by position).
+  if (e === null) {
+    return [
+      opts.action,
+      opts.actor,
+      opts.issue,
+      opts.org,
+      opts.project,
+      opts.since,
+      opts.until,
+    ].every((f) => f === undefined);
+  }
   if (opts.action !== undefined) {
     const action = typeof e.action === 'string' ? e.action : '';
     const wanted = opts.action;
@@ -171,7 +183,8 @@ async function runExport(session: Session, cmd: Command, opts: ExportOptions): P
   }
 
   async function exportOne(record: AuditEntryRecord): Promise<string | null> {
-    if (canonicalEntryText(record.entry, record.leafHash) === null) {
+    // A pruned entry has no text to hash: its leaf hash is proven in the tree all the same.
+    if (record.entry !== null && canonicalEntryText(record.entry, record.leafHash) === null) {
       return 'does not hash to the leaf hash the server reported';
     }
     const { proof } = await audit.inclusion(token, record.seq, size);
@@ -183,6 +196,7 @@ async function runExport(session: Session, cmd: Command, opts: ExportOptions): P
     const line = {
       seq: record.seq,
       entry: record.entry,
+      ...(record.entry === null ? { pruned: true } : {}),
       leafHash: record.leafHash,
       proof: { size, path: proof },
     };

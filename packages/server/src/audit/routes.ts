@@ -1,9 +1,10 @@
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { BulwarkError } from '../errors.ts';
 import type { App } from '../http/app.ts';
 import { sourceOf } from '../identity/actor.ts';
 import type { AuditActor } from './ledger/entry.ts';
-import type { AuditLedger } from './ledger/ledger.ts';
+import type { AuditLedger, EntryFilter } from './ledger/ledger.ts';
 
 const inclusionQuery = z
   .object({ seq: z.coerce.number().int().min(0), size: z.coerce.number().int().min(1) })
@@ -11,25 +12,58 @@ const inclusionQuery = z
 const consistencyQuery = z
   .object({ from: z.coerce.number().int().min(0), to: z.coerce.number().int().min(0) })
   .strict();
-const entriesQuery = z
+const isoTime = z.iso.datetime({ offset: true, error: 'expected an ISO 8601 time' });
+/** Paging and filters shared by every entries route; each route narrows what it may widen. */
+const filterShape = {
+  from: z.coerce.number().int().min(0).default(0),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  actor: z.uuid('expected a user id').optional(),
+  action: z
+    .string()
+    .regex(
+      /^[a-z0-9-]+(\.[a-z0-9-]+)*(\.\*)?$/,
+      'an action like user.create, or user.* for a domain',
+    )
+    .optional(),
+  since: isoTime.optional(),
+  until: isoTime.optional(),
+  issue: z.string().min(1).max(100).optional(),
+};
+const adminEntriesQuery = z
   .object({
-    from: z.coerce.number().int().min(0).default(0),
-    limit: z.coerce.number().int().min(1).max(1000).default(100),
-  })
-  .strict();
-const orgEntriesQuery = z
-  .object({
-    from: z.coerce.number().int().min(0).default(0),
-    limit: z.coerce.number().int().min(1).max(1000).default(100),
+    ...filterShape,
+    org: z.uuid('expected an org id').optional(),
     project: z.uuid('expected a project id').optional(),
   })
   .strict();
+const orgEntriesQuery = z
+  .object({ ...filterShape, project: z.uuid('expected a project id').optional() })
+  .strict();
+const narrowEntriesQuery = z.object(filterShape).strict();
+
+type FilterQuery = z.output<typeof narrowEntriesQuery>;
+function toFilter(q: FilterQuery): EntryFilter {
+  return {
+    ...(q.actor ? { actorId: q.actor } : {}),
+    ...(q.action ? { action: q.action } : {}),
+    ...(q.since ? { since: new Date(q.since) } : {}),
+    ...(q.until ? { until: new Date(q.until) } : {}),
+    ...(q.issue ? { issue: q.issue } : {}),
+  };
+}
 
 /**
  * Signed tree heads, proofs, the verifier key, entries and a full verify.
  * Reading entries is itself recorded (ISO 27001 8.15: access to logs is logged).
  */
-export function registerAuditRoutes(app: App, ledger: () => AuditLedger) {
+export function registerAuditRoutes(
+  app: App,
+  ledger: () => AuditLedger,
+  opts: {
+    /** The org a project belongs to (null when there is no such project). */
+    projectOrg: (projectId: string) => Promise<string | null>;
+  },
+) {
   app.get('/v1/audit/key', { config: { action: 'audit.public' } }, async () => ({
     origin: ledger().origin,
     verifierKey: ledger().verifierKey,
@@ -56,42 +90,80 @@ export function registerAuditRoutes(app: App, ledger: () => AuditLedger) {
     return { from, to, proof: await ledger().consistencyProof(from, to) };
   });
 
-  app.get('/v1/audit/entries', { config: { action: 'audit.admin' } }, async (req) => {
-    const { from, limit } = entriesQuery.parse(req.query);
-    const entries = await ledger().entries(from, limit);
+  /** Reads a page of entries and records the read (about the same org and project). */
+  const readEntries = async (
+    req: FastifyRequest,
+    q: FilterQuery,
+    filter: EntryFilter,
+  ): Promise<{ entries: unknown[] }> => {
+    const records = await ledger().records(q.from, q.limit, filter);
     await ledger().record({
       action: 'audit.read',
       actor: readerOf(req),
-      target: { type: 'audit-entries', id: `${from}+${entries.length}` },
+      target: {
+        type: 'audit-entries',
+        id: records.length ? `${records[0]?.seq}-${records.at(-1)?.seq}` : null,
+      },
+      scope: { orgId: filter.orgId ?? null, projectId: filter.projectId ?? null },
     });
-    return { entries: await withPersonal(ledger(), entries) };
+    return { entries: await withPersonal(ledger(), records) };
+  };
+
+  /** The installation admin (or the operator on the server machine): every entry, any filter. */
+  app.get('/v1/audit/entries', { config: { action: 'audit.admin' } }, async (req) => {
+    const q = adminEntriesQuery.parse(req.query);
+    return readEntries(req, q, {
+      ...toFilter(q),
+      ...(q.org ? { orgId: q.org } : {}),
+      ...(q.project ? { projectId: q.project } : {}),
+    });
   });
 
   /**
-   * An org's admins read the entries about their org (optionally one of its
-   * projects); the installation admin reads everything at /v1/audit/entries.
-   * Proofs for these entries come from the public proof routes.
+   * An org's admins: the entries about their org, optionally one of its
+   * projects. A project of another org is refused as unknown, so a filter
+   * can never widen the view beyond the org.
    */
   app.get(
     '/v1/orgs/:orgId/audit/entries',
     { config: { action: 'org.audit.read' } },
     async (req) => {
-      const { from, limit, project } = orgEntriesQuery.parse(req.query);
+      const q = orgEntriesQuery.parse(req.query);
       const orgId = req.authz?.scope.orgId;
       if (!orgId) throw new Error('org audit route without an org scope');
-      const entries = await ledger().entries(from, limit, {
+      if (q.project && (await opts.projectOrg(q.project)) !== orgId) {
+        throw new BulwarkError('not_found', 'No such project in this org.');
+      }
+      return readEntries(req, q, {
+        ...toFilter(q),
         orgId,
-        ...(project ? { projectId: project } : {}),
+        ...(q.project ? { projectId: q.project } : {}),
       });
-      await ledger().record({
-        action: 'audit.read',
-        actor: readerOf(req),
-        target: { type: 'audit-entries', id: entries.length ? `${entries[0]?.seq}…` : null },
-        scope: { orgId, projectId: project ?? null },
-      });
-      return { entries: await withPersonal(ledger(), entries) };
     },
   );
+
+  /** A project's admins: the entries about their project. */
+  app.get(
+    '/v1/projects/:projectId/audit/entries',
+    { config: { action: 'project.audit.read' } },
+    async (req) => {
+      const q = narrowEntriesQuery.parse(req.query);
+      const { orgId, projectId } = req.authz?.scope ?? {};
+      if (!orgId || !projectId) throw new Error('project audit route without a project scope');
+      return readEntries(req, q, { ...toFilter(q), orgId, projectId });
+    },
+  );
+
+  /** Everyone: the entries of their own actions (an actor filter cannot name someone else). */
+  app.get('/v1/me/audit/entries', { config: { action: 'me.audit.read' } }, async (req) => {
+    const q = narrowEntriesQuery.parse(req.query);
+    const me = req.actor?.userId;
+    if (!me) throw new BulwarkError('unauthenticated');
+    if (q.actor && q.actor !== me) {
+      throw new BulwarkError('forbidden', 'Here you read your own actions only.');
+    }
+    return readEntries(req, q, { ...toFilter(q), actorId: me });
+  });
 
   /**
    * Provenance: an object's versions, each with the ledger entry that made
@@ -146,9 +218,13 @@ function readerOf(req: FastifyRequest): AuditActor {
 /** Each entry with its person's data opened for the reader, or `erased` once the person is gone. */
 async function withPersonal(
   ledger: AuditLedger,
-  entries: Awaited<ReturnType<AuditLedger['entries']>>,
+  records: Awaited<ReturnType<AuditLedger['records']>>,
 ) {
   return Promise.all(
-    entries.map(async (e) => ({ ...e, personal: await ledger.revealPersonal(e.entry) })),
+    records.map(async (r) =>
+      r.entry === null
+        ? { ...r, pruned: true, personal: null }
+        : { ...r, pruned: false, personal: await ledger.revealPersonal(r.entry) },
+    ),
   );
 }

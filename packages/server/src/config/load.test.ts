@@ -53,6 +53,7 @@ describe('loadConfig', () => {
         ldap: { connectors: [] },
         oidc: [],
       },
+      audit: { siem: [] },
     });
   });
 

@@ -149,6 +149,130 @@ const sectionError = (shape: object) => ({
   error: `expected an object with keys ${Object.keys(shape).join(', ')}`,
 });
 
+/** RFC 5425 (syslog over TLS) assigns port 6514. */
+export const defaultSiemPort = 6514;
+
+/** `tls://host[:port]` → host (brackets of an IPv6 literal removed) and port; null when not such a URL. */
+export function parseSiemUrl(value: string): { host: string; port: number } | null {
+  if (!URL.canParse(value)) return null;
+  const url = new URL(value);
+  if (url.protocol !== 'tls:' || url.username !== '' || url.password !== '') return null;
+  if (url.search !== '' || url.hash !== '' || (url.pathname !== '' && url.pathname !== '/')) {
+    return null;
+  }
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  if (!isServerName(host)) return null;
+  const port = url.port === '' ? defaultSiemPort : Number(url.port);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) return null;
+  return { host: isIP(host) !== 0 ? host : host.toLowerCase(), port };
+}
+
+const enterpriseIdError =
+  'expected a private enterprise number like 32473 (optionally with .sub-ids)';
+const enterpriseIdPattern = /^[1-9][0-9]{0,15}(?:\.(?:0|[1-9][0-9]{0,8}))*$/;
+
+/** One SIEM receiving the audit ledger as RFC 5424 syslog over TLS (RFC 5425). */
+export const siemSinkShape = {
+  /** Names the sink in logs and its cursor (`siem.cursor.<id>` in bulwark_meta): keep it stable. */
+  id: z
+    .string({ error: 'expected a sink id' })
+    .regex(
+      /^[a-z0-9][a-z0-9-]{0,62}$/,
+      'expected lower-case letters, digits and dashes (at most 63), starting with a letter or digit',
+    ),
+  url: z
+    .string({ error: `expected tls://host:port (port ${defaultSiemPort} when omitted)` })
+    .refine((value) => parseSiemUrl(value) !== null, {
+      error: `expected tls://host:port or tls://host (port ${defaultSiemPort}), without path, query or credentials; host a DNS name or IP literal`,
+    }),
+  /** The CA (PEM) the SIEM's certificate must chain to; the system's CAs are not used. */
+  caFile: filePath,
+  /** A client certificate and key (PEM) for mutual TLS. */
+  certFile: filePath.optional(),
+  keyFile: filePath.optional(),
+  /** HOSTNAME of each message; default: the machine's host name. */
+  hostname: z
+    .string({ error: 'expected a host name' })
+    .regex(/^[\x21-\x7e]{1,255}$/, 'expected 1 to 255 printable US-ASCII characters, no spaces')
+    .optional(),
+  /** The private enterprise number of the SD-ID `bulwark@<enterpriseId>` (32473: IANA's example number). */
+  enterpriseId: z
+    .union(
+      [
+        z.int({ error: enterpriseIdError }).min(1, enterpriseIdError),
+        z.string().regex(enterpriseIdPattern, enterpriseIdError),
+      ],
+      {
+        error: enterpriseIdError,
+      },
+    )
+    .transform(String)
+    .refine((id) => `bulwark@${id}`.length <= 32, {
+      error: 'expected at most 24 characters: the SD-ID bulwark@<enterpriseId> is at most 32',
+    })
+    .default('32473'),
+};
+
+const siemSinkKeys = Object.keys(siemSinkShape);
+
+/**
+ * Strict like every object here, but an unknown key is reported on its own
+ * path with the allowed keys (the loader's list is by path and has no
+ * entry for each position of an array).
+ */
+const siemSinkSchema = z
+  .looseObject(siemSinkShape, sectionError(siemSinkShape))
+  .check(
+    z.superRefine(
+      (sink: Record<string, unknown>, ctx) => {
+        for (const key of Object.keys(sink)) {
+          if (siemSinkKeys.includes(key)) continue;
+          ctx.addIssue({
+            code: 'custom',
+            path: [key],
+            message: `unknown key; allowed keys here: ${siemSinkKeys.join(', ')}`,
+          });
+        }
+        if ((sink.certFile === undefined) !== (sink.keyFile === undefined)) {
+          const present = sink.certFile === undefined ? 'keyFile' : 'certFile';
+          const missing = sink.certFile === undefined ? 'certFile' : 'keyFile';
+          ctx.addIssue({
+            code: 'custom',
+            path: [present],
+            message: `set without ${missing}; a client certificate needs its key (give both or neither)`,
+          });
+        }
+      },
+      { when: (payload) => typeof payload.value === 'object' && payload.value !== null },
+    ),
+  )
+  .transform((sink) => {
+    const target = parseSiemUrl(sink.url) ?? { host: '', port: defaultSiemPort };
+    return {
+      id: sink.id,
+      url: sink.url,
+      host: target.host,
+      port: target.port,
+      caFile: sink.caFile,
+      ...(sink.certFile !== undefined ? { certFile: sink.certFile } : {}),
+      ...(sink.keyFile !== undefined ? { keyFile: sink.keyFile } : {}),
+      ...(sink.hostname !== undefined ? { hostname: sink.hostname } : {}),
+      enterpriseId: sink.enterpriseId,
+    };
+  });
+
+export type SiemSinkConfig = z.output<typeof siemSinkSchema>;
+
+export const auditShape = {
+  /** SIEMs the ledger is streamed to (docs/audit.md, "Streaming to a SIEM"). */
+  siem: z
+    .array(siemSinkSchema, { error: 'expected a list of SIEM sinks' })
+    .refine((sinks) => new Set(sinks.map((s) => s.id)).size === sinks.length, {
+      error: 'sink ids must be unique',
+    })
+    .default([]),
+};
+
 export const topShape = {
   dataDir: z
     .string({ error: 'expected a directory path' })
@@ -177,6 +301,7 @@ export const topShape = {
   metrics: z.object(metricsShape, sectionError(metricsShape)).strict().prefault({}),
   init: z.object(initShape, sectionError(initShape)).strict().prefault({}),
   auth: z.object(authShape, sectionError(authShape)).strict().prefault({}),
+  audit: z.object(auditShape, sectionError(auditShape)).strict().prefault({}),
 };
 
 export const configSchema = z.object(topShape, sectionError(topShape)).strict();
@@ -196,6 +321,7 @@ export const allowedKeysByPath: Readonly<Record<string, readonly string[]>> = {
   'auth.sms': Object.keys(smsShape),
   'auth.ldap': ['connectors'],
   'auth.passkeys': Object.keys(passkeysShape),
+  audit: Object.keys(auditShape),
 };
 
 function isPostgresUrl(value: string): boolean {

@@ -119,6 +119,7 @@ export const actions = {
     { stepUp: true },
   ),
   'me.sessions': self('List or revoke my own sessions.', { policyExempt: true }),
+  'me.audit.read': self('Ledger entries of my own actions.'),
 
   // --- org administration of accounts ---------------------------------------
   'org-users.list': a({
@@ -267,6 +268,12 @@ export const actions = {
     resource: 'project',
     allow: projectReader,
     summary: 'Read a project.',
+  }),
+  'project.audit.read': a({
+    authn: 'user',
+    resource: 'project',
+    allow: projectAdmin,
+    summary: 'Ledger entries about a project, for its admins.',
   }),
   'project.history': a({
     authn: 'user',

@@ -112,6 +112,10 @@ export interface Tables {
     /** Copied from the entry at append (an index for per-org reading, not hashed). */
     org_id: Generated<string | null>;
     project_id: Generated<string | null>;
+    actor_id: Generated<string | null>;
+    action: Generated<string | null>;
+    /** Set when retention emptied `entry` (then ''); the leaf hash stays in audit_nodes. */
+    pruned_at: Generated<string | null>;
   };
   subject_keys: {
     subject_id: string;

@@ -2,6 +2,7 @@ import {
   canonicalJsonString,
   type Ed25519NoteSigner,
   equalBytes,
+  fromHex,
   leafHash,
   type ObjectVersion,
   signCheckpoint,
@@ -30,6 +31,22 @@ export interface SignedHead {
   rootHash: string;
   checkpoint: string;
 }
+
+export interface EntryFilter {
+  orgId?: string;
+  projectId?: string;
+  actorId?: string;
+  /** An exact action, or `domain.*` for every action of a domain. */
+  action?: string;
+  since?: Date;
+  until?: Date;
+  issue?: string;
+}
+
+const escapeLike = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
+/** LIKE with backslash as the escape character, the same on SQLite and PostgreSQL. */
+const likeEscaped = (column: 'action' | 'entry', pattern: string) =>
+  sql<boolean>`${sql.ref(column)} like ${pattern} escape '\\'`;
 
 export type VerifyResult =
   | { ok: true; size: number; heads: number }
@@ -101,6 +118,8 @@ export class AuditLedger {
         created_at: entry.time,
         org_id: entry.org ?? null,
         project_id: entry.project ?? null,
+        actor_id: entry.actor.userId,
+        action: entry.action,
       })
       .execute();
     if (entry.target.id !== null) await appendVersion(trx, entry, hash);
@@ -207,26 +226,75 @@ export class AuditLedger {
       : null;
   }
 
-  /** Entries from a sequence number on; with `scope`, only those about that org (and project). */
-  async entries(
+  /**
+   * Entries from a sequence number on, optionally only those matching a
+   * filter (an org, a project, an actor, an action or `domain.*`, a time
+   * range, a cited issue). An entry whose content retention dropped comes
+   * back with `entry: null` and its leaf hash.
+   */
+  async records(
     from: number,
     limit: number,
-    scope: { orgId?: string; projectId?: string } = {},
-  ): Promise<{ seq: number; entry: AuditEntry; leafHash: string }[]> {
+    filter: EntryFilter = {},
+  ): Promise<{ seq: number; entry: AuditEntry | null; leafHash: string }[]> {
+    const f = filter;
     const rows = await this.#storage.db
       .selectFrom('audit_entries')
       .selectAll()
       .where('seq', '>=', from)
-      .$if(scope.orgId !== undefined, (q) => q.where('org_id', '=', scope.orgId ?? ''))
-      .$if(scope.projectId !== undefined, (q) => q.where('project_id', '=', scope.projectId ?? ''))
+      .$if(f.orgId !== undefined, (q) => q.where('org_id', '=', f.orgId ?? ''))
+      .$if(f.projectId !== undefined, (q) => q.where('project_id', '=', f.projectId ?? ''))
+      .$if(f.actorId !== undefined, (q) => q.where('actor_id', '=', f.actorId ?? ''))
+      .$if(f.action !== undefined, (q) => {
+        const action = f.action ?? '';
+        return action.endsWith('.*')
+          ? q.where(likeEscaped('action', `${escapeLike(action.slice(0, -1))}%`))
+          : q.where('action', '=', action);
+      })
+      .$if(f.since !== undefined, (q) => q.where('created_at', '>=', f.since?.toISOString() ?? ''))
+      .$if(f.until !== undefined, (q) => q.where('created_at', '<', f.until?.toISOString() ?? ''))
+      // Canonical JSON writes `"issue":"KEY-1"` exactly one way, so a substring match is exact.
+      .$if(f.issue !== undefined, (q) =>
+        q.where(likeEscaped('entry', `%${escapeLike(`"issue":${JSON.stringify(f.issue)}`)}%`)),
+      )
       .orderBy('seq')
       .limit(limit)
       .execute();
     return rows.map((r) => ({
       seq: Number(r.seq),
-      entry: JSON.parse(r.entry) as AuditEntry,
+      entry: r.pruned_at === null ? (JSON.parse(r.entry) as AuditEntry) : null,
       leafHash: r.leaf_hash,
     }));
+  }
+
+  /** The entries that still hold their content (see records() for all of them). */
+  async entries(
+    from: number,
+    limit: number,
+    filter: EntryFilter = {},
+  ): Promise<{ seq: number; entry: AuditEntry; leafHash: string }[]> {
+    const records = await this.records(from, limit, filter);
+    return records.flatMap((r) => (r.entry ? [{ ...r, entry: r.entry }] : []));
+  }
+
+  /**
+   * Retention: empties the content of an org's (or one project's) entries
+   * older than `before`, keeping every leaf hash, so the tree, the signed
+   * heads and every proof stay valid. Returns how many were emptied.
+   */
+  async prune(scope: { orgId: string } | { projectId: string }, before: Date): Promise<number> {
+    const now = this.#clock.now().toISOString();
+    const result = await this.#storage.db
+      .updateTable('audit_entries')
+      .set({ entry: '', pruned_at: now })
+      .$if('orgId' in scope, (q) => q.where('org_id', '=', 'orgId' in scope ? scope.orgId : ''))
+      .$if('projectId' in scope, (q) =>
+        q.where('project_id', '=', 'projectId' in scope ? scope.projectId : ''),
+      )
+      .where('created_at', '<', before.toISOString())
+      .where('pruned_at', 'is', null)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
   }
 
   /** An object's provenance chain, oldest first, each version with its ledger entry. */
@@ -350,6 +418,22 @@ export class AuditLedger {
             reason: `entry ${tree.size} is missing`,
           };
         }
+        if (row.pruned_at !== null) {
+          // Retention emptied the content: the leaf hash kept at append still carries the tree.
+          const kept = leafNodes.get(seq);
+          if (kept === undefined || kept !== row.leaf_hash || row.entry !== '') {
+            return {
+              ok: false,
+              size: total,
+              firstBadSeq: seq,
+              reason: `entry ${seq} is marked pruned but does not match its leaf hash`,
+            };
+          }
+          await tree.appendLeafHash(fromHex(kept));
+          const bad = await checkHeadsUpTo(tree.size);
+          if (bad) return bad;
+          continue;
+        }
         let canonical: string;
         try {
           const parsed = JSON.parse(row.entry) as AuditEntry;
@@ -361,6 +445,9 @@ export class AuditLedger {
           }
           if ((row.project_id ?? null) !== (parsed.project ?? null)) {
             throw new Error('its project index column disagrees with the entry');
+          }
+          if ((row.actor_id ?? null) !== parsed.actor.userId || row.action !== parsed.action) {
+            throw new Error('its actor or action index column disagrees with the entry');
           }
         } catch (err) {
           return {

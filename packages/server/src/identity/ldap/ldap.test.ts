@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { Ed25519NoteSigner } from '@bulwark/ledger';
 import Fastify from 'fastify';
+import { sql } from 'kysely';
 import {
   BASE_DN,
   GROUPS_DN,
@@ -14,8 +15,9 @@ import {
   testUsers,
   userDn,
 } from '../../../../../test/support/slapd.ts';
-import { testStorage } from '../../../../../test/support/storage.ts';
+import { type Backend, testStorage } from '../../../../../test/support/storage.ts';
 import { tempDir } from '../../../../../test/support/temp.ts';
+import type { AuditActor, AuditEntry } from '../../audit/ledger/entry.ts';
 import { AuditLedger } from '../../audit/ledger/ledger.ts';
 import type { App } from '../../http/app.ts';
 import { handleError } from '../../http/error-mapping.ts';
@@ -56,11 +58,18 @@ function connector(slapd: Slapd, over: Partial<LdapConnectorInput> = {}): LdapCo
   );
 }
 
-async function setup(t: TestContext, over: Partial<LdapConnectorInput> = {}) {
+/** The address the unit tests' logins come from. */
+const SOURCE = '192.0.2.7';
+
+async function setup(
+  t: TestContext,
+  over: Partial<LdapConnectorInput> = {},
+  backend: Backend = 'sqlite',
+) {
   const slapd = await startSlapd(t);
   if (!slapd) return null;
-  const ts = await testStorage(t, 'sqlite');
-  assert.ok(ts);
+  const ts = await testStorage(t, backend);
+  if (!ts) return null;
   const identity: IdentityContext = buildIdentityContext({
     storage: ts.storage,
     root: ts.root,
@@ -69,8 +78,6 @@ async function setup(t: TestContext, over: Partial<LdapConnectorInput> = {}) {
   });
   const service = new LdapLoginService({
     storage: ts.storage,
-    users: identity.users,
-    sessions: identity.sessions,
     connector: connector(slapd, over),
     clock: identity.clock,
   });
@@ -81,7 +88,43 @@ async function setup(t: TestContext, over: Partial<LdapConnectorInput> = {}) {
     clock: identity.clock,
     hashSource: (source) => identity.hasher.hash('audit-source', source),
   });
-  return { slapd, storage: ts.storage, identity, service, ledger };
+  const db = ts.storage.db;
+  return {
+    slapd,
+    storage: ts.storage,
+    identity,
+    service,
+    ledger,
+    login: (username: string, password: string) =>
+      service.login(username, password, { ledger, source: SOURCE }),
+    sync: (actor?: AuditActor) => service.sync({ ledger, ...(actor ? { actor } : {}) }),
+    /** The ledger's entries, oldest first. */
+    entries: async () => (await ledger.entries(0, 10_000)).map((e) => e.entry),
+    /** Makes every ledger write fail (the next sequence number is taken); returns the undo. */
+    breakLedger: async () => {
+      const last = await db
+        .selectFrom('audit_entries')
+        .select((eb) => eb.fn.max('seq').as('m'))
+        .executeTakeFirst();
+      const seq = last?.m === null || last?.m === undefined ? 0 : Number(last.m) + 1;
+      await db
+        .insertInto('audit_entries')
+        .values({ seq, entry: '{}', leaf_hash: '00', created_at: 'x' })
+        .execute();
+      return async () => {
+        await db.deleteFrom('audit_entries').where('seq', '=', seq).execute();
+      };
+    },
+    count: async (table: 'users' | 'external_identities' | 'audit_entries') =>
+      Number(
+        (
+          await db
+            .selectFrom(table)
+            .select((eb) => eb.fn.countAll<string | number>().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      ),
+  };
 }
 
 describe('ldap config', () => {
@@ -174,7 +217,7 @@ describe('ldap against a real slapd', () => {
     // alice ∈ admins ⊂ staff: both, the second only through nesting.
     assert.deepEqual(id.groups, [groupDn('admins'), groupDn('staff')]);
 
-    const user = await s.service.login('alice', alice.password);
+    const user = await s.login('alice', alice.password);
     assert.ok(user);
     assert.equal(user.source, 'ldap');
     assert.equal(user.isAdmin, true);
@@ -191,7 +234,7 @@ describe('ldap against a real slapd', () => {
     assert.deepEqual(id.groups, [groupDn('staff')]);
     const s = await setup(t, {});
     if (!s) return;
-    const user = await s.service.login('bob', bob.password);
+    const user = await s.login('bob', bob.password);
     assert.equal(user?.isAdmin, false);
   });
 
@@ -206,22 +249,22 @@ describe('ldap against a real slapd', () => {
     for (const name of ['*)(uid=*', '*', 'ali*', 'alice)(uid=*', '*)(|(objectClass=*']) {
       assert.equal(await c.authenticate(name, alice.password), null, name);
     }
-    assert.equal(await s.service.login('alice', 'wrong'), null);
+    assert.equal(await s.login('alice', 'wrong'), null);
     assert.equal((await s.identity.users.list()).length, 0, 'nothing created');
   });
 
   it('refuses a user outside requiredGroup (nested membership counts)', async (t) => {
     const s = await setup(t, { requiredGroup: groupDn('staff') });
     if (!s) return;
-    assert.equal(await s.service.login('carol', carol.password), null);
-    assert.ok(await s.service.login('alice', alice.password), 'alice is staff through admins');
-    assert.ok(await s.service.login('bob', bob.password));
+    assert.equal(await s.login('carol', carol.password), null);
+    assert.ok(await s.login('alice', alice.password), 'alice is staff through admins');
+    assert.ok(await s.login('bob', bob.password));
   });
 
   it('creates the user just in time, then follows the directory on later logins', async (t) => {
     const s = await setup(t);
     if (!s) return;
-    const first = await s.service.login('bob', bob.password);
+    const first = await s.login('bob', bob.password);
     assert.ok(first);
     assert.equal(first.displayName, bob.cn);
     await s.slapd.modify(
@@ -230,7 +273,7 @@ describe('ldap against a real slapd', () => {
     await s.slapd.modify(
       `dn: ${groupDn('admins')}\nchangetype: modify\nadd: member\nmember: ${userDn('bob')}\n`,
     );
-    const second = await s.service.login('bob', bob.password);
+    const second = await s.login('bob', bob.password);
     assert.ok(second);
     assert.equal(second.id, first.id);
     assert.equal(second.displayName, 'Robert Builder');
@@ -241,7 +284,7 @@ describe('ldap against a real slapd', () => {
   it('sync creates, updates and disables users removed from the directory, ending their sessions', async (t) => {
     const s = await setup(t);
     if (!s) return;
-    const bobUser = await s.service.login('bob', bob.password);
+    const bobUser = await s.login('bob', bob.password);
     assert.ok(bobUser);
     const { token } = await s.identity.sessions.create(bobUser.id, {
       kind: 'bearer',
@@ -249,45 +292,45 @@ describe('ldap against a real slapd', () => {
     });
     assert.ok(await s.identity.sessions.authenticate(token));
 
-    assert.deepEqual(await s.service.sync(), { created: 2, updated: 0, disabled: 0, unchanged: 1 });
+    assert.deepEqual(await s.sync(), { created: 2, updated: 0, disabled: 0, unchanged: 1 });
 
     await s.slapd.remove(userDn('bob'));
-    assert.deepEqual(await s.service.sync(), { created: 0, updated: 0, disabled: 1, unchanged: 2 });
+    assert.deepEqual(await s.sync(), { created: 0, updated: 0, disabled: 1, unchanged: 2 });
     assert.equal((await s.identity.users.get(bobUser.id))?.status, 'disabled');
     assert.equal(await s.identity.sessions.authenticate(token), null, 'session ended');
-    assert.equal(await s.service.login('bob', bob.password), null);
+    assert.equal(await s.login('bob', bob.password), null);
     // Idempotent.
-    assert.deepEqual(await s.service.sync(), { created: 0, updated: 0, disabled: 0, unchanged: 2 });
+    assert.deepEqual(await s.sync(), { created: 0, updated: 0, disabled: 0, unchanged: 2 });
   });
 
   it('sync disables users who leave requiredGroup and re-enables them when they return', async (t) => {
     const s = await setup(t, { requiredGroup: groupDn('staff') });
     if (!s) return;
-    const bobUser = await s.service.login('bob', bob.password);
+    const bobUser = await s.login('bob', bob.password);
     assert.ok(bobUser);
     const remove = `dn: ${groupDn('staff')}\nchangetype: modify\ndelete: member\nmember: ${userDn('bob')}\n`;
     await s.slapd.modify(remove);
-    assert.equal((await s.service.sync()).disabled, 1);
-    assert.equal(await s.service.login('bob', bob.password), null);
+    assert.equal((await s.sync()).disabled, 1);
+    assert.equal(await s.login('bob', bob.password), null);
     await s.slapd.modify(remove.replace('delete: member', 'add: member'));
-    assert.equal((await s.service.login('bob', bob.password))?.id, bobUser.id);
+    assert.equal((await s.login('bob', bob.password))?.id, bobUser.id);
     assert.equal((await s.identity.users.get(bobUser.id))?.status, 'active');
   });
 
   it('directory down: a typed error, nothing changed', async (t) => {
     const s = await setup(t);
     if (!s) return;
-    const aliceUser = await s.service.login('alice', alice.password);
+    const aliceUser = await s.login('alice', alice.password);
     assert.ok(aliceUser);
     await s.slapd.stop();
-    await assert.rejects(s.service.login('alice', alice.password), (err) => {
+    await assert.rejects(s.login('alice', alice.password), (err) => {
       assert.ok(err instanceof LdapUnavailableError);
       assert.equal(err.reason, 'connect');
       assert.match(err.message, /cannot be reached/);
       assert.doesNotMatch(err.message, new RegExp(alice.password));
       return true;
     });
-    await assert.rejects(s.service.sync(), LdapUnavailableError);
+    await assert.rejects(s.sync(), LdapUnavailableError);
     assert.equal((await s.identity.users.get(aliceUser.id))?.status, 'active');
   });
 
@@ -344,6 +387,7 @@ describe('ldap against a real slapd', () => {
     const schedule = startLdapSyncSchedule({
       connectors: [{ id: 'corp', syncIntervalMinutes: 60 }],
       services: () => services,
+      audit: () => s.ledger,
       intervalMs: 50,
     });
     t.after(() => schedule.stop());
@@ -352,6 +396,45 @@ describe('ldap against a real slapd', () => {
     }
     schedule.stop();
     assert.equal((await s.identity.users.list()).length, 3);
+    // Recorded as the system's, through the sync channel.
+    const created = (await s.entries()).filter((e) => e.action === 'user.create');
+    assert.equal(created.length, 3);
+    for (const e of created) {
+      assert.deepEqual(e.actor, {
+        kind: 'system',
+        userId: null,
+        sessionId: null,
+        sourceHash: null,
+        channel: 'ldap-sync',
+      });
+    }
+  });
+
+  it('the scheduled sync without a ledger refuses to run (fails closed) and says so', async (t) => {
+    const s = await setup(t);
+    if (!s) return;
+    const services = new Map([[s.service.id, s.service]]);
+    const errors: string[] = [];
+    const logger = {
+      info: () => {},
+      warn: () => {},
+      error: (_obj: unknown, msg?: string) => void errors.push(msg ?? ''),
+    } as unknown as NonNullable<Parameters<typeof startLdapSyncSchedule>[0]['logger']>;
+    const schedule = startLdapSyncSchedule({
+      connectors: [{ id: 'corp', syncIntervalMinutes: 60 }],
+      services: () => services,
+      logger,
+      intervalMs: 20,
+    });
+    t.after(() => schedule.stop());
+    for (let i = 0; i < 100 && errors.length < 2; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    schedule.stop();
+    assert.ok(errors.length >= 2, 'refused on every tick');
+    assert.match(errors[0] ?? '', /no audit ledger/);
+    assert.equal(await s.count('users'), 0, 'nothing changed');
+    assert.equal(await s.count('audit_entries'), 0);
   });
 });
 
@@ -413,3 +496,237 @@ describe('ldap routes', () => {
     assert.match(res.json().error.message, /directory \(LDAP\) cannot be reached/);
   });
 });
+
+/** Every user's entries chain: each one's before is the previous one's after. */
+function assertChained(entries: AuditEntry[]): void {
+  const last = new Map<string, string | null>();
+  for (const e of entries) {
+    const id = e.target.id ?? '';
+    if (last.has(id)) assert.equal(e.beforeSha256, last.get(id), `${e.action} (seq ${e.seq})`);
+    else assert.equal(e.beforeSha256, null, `${e.action} (seq ${e.seq}) starts the chain`);
+    assert.notEqual(e.afterSha256, e.beforeSha256, `${e.action} (seq ${e.seq}) changed something`);
+    last.set(id, e.afterSha256);
+  }
+}
+
+const removeFromStaff = (who: string) =>
+  `dn: ${groupDn('staff')}\nchangetype: modify\ndelete: member\nmember: ${userDn(who)}\n`;
+const addToStaff = (who: string) =>
+  `dn: ${groupDn('staff')}\nchangetype: modify\nadd: member\nmember: ${userDn(who)}\n`;
+
+for (const backend of ['sqlite', 'postgres'] as const) {
+  describe(`ldap changes in the audit ledger (${backend})`, () => {
+    it('a first login records user.create with the new user as actor; later changes user.update; no change, no entry', async (t) => {
+      const s = await setup(t, {}, backend);
+      if (!s) return;
+      const first = await s.login('bob', bob.password);
+      assert.ok(first);
+      let entries = await s.entries();
+      assert.deepEqual(
+        entries.map((e) => e.action),
+        ['user.create'],
+      );
+      const created = entries[0];
+      assert.ok(created);
+      assert.deepEqual(created.target, { type: 'user', id: first.id });
+      assert.equal(created.actor.kind, 'user');
+      assert.equal(created.actor.userId, first.id);
+      assert.equal(created.actor.channel, 'api');
+      assert.match(created.actor.sourceHash ?? '', /^[0-9a-f]{64}$/, 'the address, hashed');
+      assert.equal(created.beforeSha256, null);
+      assert.match(created.afterSha256 ?? '', /^[0-9a-f]{64}$/);
+      assert.doesNotMatch(JSON.stringify(created), /Bob|bob@/, 'no personal data in the entry');
+
+      assert.ok(await s.login('bob', bob.password));
+      assert.equal((await s.entries()).length, 1, 'an unchanged login records nothing');
+
+      await s.slapd.modify(
+        `dn: ${userDn('bob')}\nchangetype: modify\nreplace: cn\ncn: Robert Builder\n`,
+      );
+      await s.slapd.modify(
+        `dn: ${groupDn('admins')}\nchangetype: modify\nadd: member\nmember: ${userDn('bob')}\n`,
+      );
+      const second = await s.login('bob', bob.password);
+      assert.equal(second?.isAdmin, true);
+      entries = await s.entries();
+      assert.deepEqual(
+        entries.map((e) => e.action),
+        ['user.create', 'user.update'],
+      );
+      const updated = entries[1];
+      assert.deepEqual(updated?.target, { type: 'user', id: first.id });
+      assert.equal(updated?.actor.userId, first.id);
+      assert.equal(updated?.actor.channel, 'api');
+      assertChained(entries);
+
+      // A new directory group alone changes access (LDAP-bound groups): recorded too.
+      await s.slapd.add(
+        `dn: ${groupDn('projects')}\nobjectClass: groupOfNames\ncn: projects\nmember: ${userDn('bob')}\n`,
+      );
+      const third = await s.login('bob', bob.password);
+      assert.equal(third?.displayName, 'Robert Builder');
+      entries = await s.entries();
+      assert.deepEqual(
+        entries.map((e) => e.action),
+        ['user.create', 'user.update', 'user.update'],
+      );
+      assertChained(entries);
+      assert.equal((await s.ledger.verify()).ok, true);
+    });
+
+    it('sync records creations, disabling and re-enabling: the system or the admin who asked, channel ldap-sync', async (t) => {
+      const s = await setup(t, { requiredGroup: groupDn('staff') }, backend);
+      if (!s) return;
+      const bobUser = await s.login('bob', bob.password);
+      assert.ok(bobUser);
+      const { token } = await s.identity.sessions.create(bobUser.id, {
+        kind: 'bearer',
+        methods: ['ldap'],
+      });
+      const system = {
+        kind: 'system',
+        userId: null,
+        sessionId: null,
+        sourceHash: null,
+        channel: 'ldap-sync',
+      };
+
+      assert.equal((await s.sync()).created, 1, 'alice (carol is not staff)');
+      const aliceUser = await s.identity.users.findByUsername('alice');
+      assert.ok(aliceUser);
+      let entries = await s.entries();
+      const aliceCreated = entries.find(
+        (e) => e.action === 'user.create' && e.target.id === aliceUser.id,
+      );
+      assert.deepEqual(aliceCreated?.actor, system);
+
+      // Leaves requiredGroup: disabled by the scheduled sync (the system).
+      await s.slapd.modify(removeFromStaff('bob'));
+      assert.equal((await s.sync()).disabled, 1);
+      assert.equal(await s.identity.sessions.authenticate(token), null, 'sessions ended');
+      entries = await s.entries();
+      const disabled = entries.at(-1);
+      assert.equal(disabled?.action, 'user.status');
+      assert.deepEqual(disabled?.target, { type: 'user', id: bobUser.id });
+      assert.deepEqual(disabled?.actor, system);
+
+      // Comes back: the sync re-enables (the system).
+      await s.slapd.modify(addToStaff('bob'));
+      const back = await s.sync();
+      assert.equal(back.updated, 1);
+      assert.equal((await s.identity.users.get(bobUser.id))?.status, 'active');
+      entries = await s.entries();
+      assert.equal(entries.at(-1)?.action, 'user.status');
+      assert.deepEqual(entries.at(-1)?.actor, system);
+
+      // Leaves again; an admin's sync disables: the admin is the actor.
+      await s.slapd.modify(removeFromStaff('bob'));
+      const admin: AuditActor = {
+        kind: 'user',
+        userId: aliceUser.id,
+        sessionId: 'admin-session',
+        source: '198.51.100.9',
+        channel: 'ldap-sync',
+      };
+      assert.equal((await s.sync(admin)).disabled, 1);
+      entries = await s.entries();
+      assert.equal(entries.at(-1)?.action, 'user.status');
+      assert.equal(entries.at(-1)?.actor.kind, 'user');
+      assert.equal(entries.at(-1)?.actor.userId, aliceUser.id);
+      assert.equal(entries.at(-1)?.actor.sessionId, 'admin-session');
+      assert.equal(entries.at(-1)?.actor.channel, 'ldap-sync');
+      // A sync that changes nothing records nothing.
+      const size = entries.length;
+      assert.deepEqual(await s.sync(), { created: 0, updated: 0, disabled: 0, unchanged: 1 });
+      assert.equal((await s.entries()).length, size);
+
+      // Comes back and logs in first: the login re-enables, bob is the actor.
+      await s.slapd.modify(addToStaff('bob'));
+      assert.equal((await s.login('bob', bob.password))?.id, bobUser.id);
+      entries = await s.entries();
+      assert.equal(entries.at(-1)?.action, 'user.status');
+      assert.equal(entries.at(-1)?.actor.userId, bobUser.id);
+      assert.equal(entries.at(-1)?.actor.channel, 'api');
+
+      const bobs = entries.filter((e) => e.target.id === bobUser.id);
+      assert.deepEqual(
+        bobs.map((e) => e.action),
+        ['user.create', 'user.status', 'user.status', 'user.status', 'user.status'],
+      );
+      assertChained(entries);
+      assert.equal((await s.ledger.verify()).ok, true);
+    });
+
+    it('fails closed: when the entry cannot be written, no user, no update, no disabling', async (t) => {
+      const s = await setup(t, {}, backend);
+      if (!s) return;
+      let undo = await s.breakLedger();
+      await assert.rejects(s.login('bob', bob.password));
+      assert.equal(await s.count('users'), 0, 'no account without its entry');
+      assert.equal(await s.count('external_identities'), 0, 'no link either');
+      await assert.rejects(s.sync());
+      assert.equal(await s.count('users'), 0, 'the sync created nobody');
+      await undo();
+
+      const bobUser = await s.login('bob', bob.password);
+      assert.ok(bobUser);
+      const { token } = await s.identity.sessions.create(bobUser.id, {
+        kind: 'bearer',
+        methods: ['ldap'],
+      });
+      await s.slapd.modify(
+        `dn: ${userDn('bob')}\nchangetype: modify\nreplace: cn\ncn: Robert Builder\n`,
+      );
+      undo = await s.breakLedger();
+      await assert.rejects(s.login('bob', bob.password));
+      assert.equal((await s.identity.users.get(bobUser.id))?.displayName, bob.cn, 'not updated');
+      await undo();
+
+      await s.slapd.remove(userDn('bob'));
+      undo = await s.breakLedger();
+      await assert.rejects(s.sync());
+      assert.equal((await s.identity.users.get(bobUser.id))?.status, 'active', 'not disabled');
+      assert.ok(await s.identity.sessions.authenticate(token), 'the session lives on');
+      await undo();
+      assert.equal((await s.sync()).disabled, 1, 'once the ledger works again');
+      assert.equal((await s.identity.users.get(bobUser.id))?.status, 'disabled');
+      assert.equal((await s.ledger.verify()).ok, true);
+    });
+
+    it('concurrent first logins of one person make one account and one entry', async (t) => {
+      const s = await setup(t, {}, backend);
+      if (!s) return;
+      // PostgreSQL: hold the users table so that both logins find no link and
+      // then stop; released together, their inserts collide, and the loser
+      // rolls back to its savepoint and takes the winner's account.
+      const blocker =
+        backend === 'postgres' ? await s.storage.db.startTransaction().execute() : null;
+      if (blocker) await sql`lock table users in access exclusive mode`.execute(blocker);
+      const logins = [s.login('bob', bob.password), s.login('bob', bob.password)];
+      if (blocker) {
+        let waiting = 0;
+        for (let i = 0; i < 400 && waiting < 2; i++) {
+          await new Promise((r) => setTimeout(r, 25));
+          const r = await sql<{ n: number }>`
+            select count(*)::int as n from pg_locks
+            where not granted and relation = 'users'::regclass`.execute(s.storage.db);
+          waiting = Number(r.rows[0]?.n ?? 0);
+        }
+        assert.equal(waiting, 2, 'both logins wait, having found no link');
+        await blocker.commit().execute();
+      }
+      const [a, b] = await Promise.all(logins);
+      assert.ok(a && b);
+      assert.equal(a.id, b.id, 'the same account');
+      assert.equal(await s.count('users'), 1);
+      assert.equal(await s.count('external_identities'), 1);
+      const entries = await s.entries();
+      assert.deepEqual(
+        entries.map((e) => e.action),
+        ['user.create'],
+      );
+      assert.equal(entries[0]?.target.id, a.id);
+      assert.equal((await s.ledger.verify()).ok, true);
+    });
+  });
+}

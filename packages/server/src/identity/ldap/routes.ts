@@ -4,7 +4,7 @@ import type { AuditLedger } from '../../audit/ledger/ledger.ts';
 import { BulwarkError } from '../../errors.ts';
 import type { App } from '../../http/app.ts';
 import type { Storage } from '../../storage/storage.ts';
-import { sourceOf } from '../actor.ts';
+import { auditActor, sourceOf } from '../actor.ts';
 import type { IdentityContext } from '../context.ts';
 import type { LoginThrottle } from '../login-throttle.ts';
 import { setSessionCookie } from '../session-cookie.ts';
@@ -47,8 +47,6 @@ export function buildLdapServices(opts: {
       c.id,
       new LdapLoginService({
         storage: opts.storage,
-        users: opts.identity.users,
-        sessions: opts.identity.sessions,
         connector: new LdapConnector(c),
         clock: opts.identity.clock,
         ...(opts.logger ? { logger: opts.logger } : {}),
@@ -88,7 +86,8 @@ export function registerLdapRoutes(app: App, deps: LdapRouteDeps): void {
     deps.throttle.check(account, source);
     let user: Awaited<ReturnType<LdapLoginService['login']>>;
     try {
-      user = await service.login(body.username, body.password);
+      // A first login's account (or the directory's changes) and its ledger entries commit together.
+      user = await service.login(body.username, body.password, { ledger: deps.audit(), source });
     } catch (err) {
       if (err instanceof LdapUnavailableError) {
         // The details (host, TLS cause) go to the log, not to anonymous callers.
@@ -139,8 +138,10 @@ export function registerLdapRoutes(app: App, deps: LdapRouteDeps): void {
     async (req): Promise<{ connector: string } & SyncCounts> => {
       const { connector } = z.object({ connector: z.string().min(1).max(63) }).parse(req.params);
       const service = pick(connector);
+      // The admin who asked is the actor; the channel says the directory brought the changes.
+      const actor = { ...auditActor(req), channel: 'ldap-sync' as const };
       try {
-        return { connector: service.id, ...(await service.sync()) };
+        return { connector: service.id, ...(await service.sync({ ledger: deps.audit(), actor })) };
       } catch (err) {
         if (err instanceof LdapUnavailableError) {
           throw new BulwarkError('directory_unavailable', `${err.message}. Nothing was changed.`, {
@@ -162,10 +163,15 @@ export interface LdapSyncSchedule {
  * Runs each connector's sync every syncIntervalMinutes (0: never) on
  * unref'd timers, one run at a time per connector. `services` returns null
  * while sealed (the tick is skipped). Failures are logged, never thrown.
+ * A sync's changes are recorded in the audit ledger (actor: the system,
+ * channel `ldap-sync`); without `audit` the ledger fails closed: every
+ * tick is refused with an error in the log and nothing changes.
  */
 export function startLdapSyncSchedule(opts: {
   connectors: readonly Pick<ResolvedLdapConnector, 'id' | 'syncIntervalMinutes'>[];
   services: () => ReadonlyMap<string, LdapLoginService> | null;
+  /** The ledger while unsealed (throws `sealed` otherwise). */
+  audit?: () => AuditLedger;
   logger?: Logger;
   /** Overrides the interval (tests). */
   intervalMs?: number;
@@ -178,15 +184,24 @@ export function startLdapSyncSchedule(opts: {
     const timer = setInterval(() => {
       if (running) return;
       let service: LdapLoginService | undefined;
+      let ledger: AuditLedger | undefined;
       try {
         service = opts.services()?.get(c.id);
+        ledger = opts.audit?.();
       } catch {
         return; // sealed
       }
       if (!service) return;
+      if (!ledger) {
+        opts.logger?.error(
+          { connector: c.id },
+          'ldap sync refused: no audit ledger is wired to the schedule, so its changes could not be recorded',
+        );
+        return;
+      }
       running = true;
       service
-        .sync()
+        .sync({ ledger })
         .then((counts) => opts.logger?.info({ connector: c.id, ...counts }, 'ldap sync done'))
         .catch((err: unknown) =>
           opts.logger?.error(

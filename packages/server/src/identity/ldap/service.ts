@@ -1,9 +1,13 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { Storage } from '../../storage/storage.ts';
+import type { ControlledTransaction } from 'kysely';
+import type { AuditActor, AuditEvent } from '../../audit/ledger/entry.ts';
+import type { AuditLedger } from '../../audit/ledger/ledger.ts';
+import type { Tables } from '../../storage/schema.ts';
+import { Storage } from '../../storage/storage.ts';
 import { connectorOrg } from '../connector-org.ts';
 import type { Clock } from '../secret-hasher.ts';
-import type { SessionService } from '../sessions/service.ts';
-import type { User, UserStore } from '../user-store.ts';
+import { SessionStore } from '../sessions/store.ts';
+import { type User, UserStore } from '../user-store.ts';
 import { normaliseDn } from './config.ts';
 import { type LdapConnector, type LdapIdentity, LdapUnavailableError } from './connector.ts';
 
@@ -16,6 +20,25 @@ export interface SyncCounts {
 
 type Logger = Pick<FastifyBaseLogger, 'info' | 'warn'>;
 
+/** The ledger's actor for a sync nobody asked for (the schedule). */
+export const LDAP_SYNC_ACTOR: AuditActor = { kind: 'system', channel: 'ldap-sync' };
+
+/** Where a login's or a sync's changes are recorded. */
+export interface LdapAudit {
+  ledger: AuditLedger;
+}
+
+/** One database transaction and its ledger: everything inside goes through it. */
+interface LdapTx {
+  trx: ControlledTransaction<Tables>;
+  storage: Storage;
+  users: UserStore;
+  record(event: AuditEvent): Promise<void>;
+}
+
+/** The first login's user and link: rolled back alone if a concurrent first login won. */
+const FIRST_LOGIN = 'ldap_first_login';
+
 /**
  * LDAP logins and directory sync for one connector. The directory is the
  * source of truth for its users: name, email and admin role follow it on
@@ -24,12 +47,15 @@ type Logger = Pick<FastifyBaseLogger, 'info' | 'warn'>;
  * Accounts are matched by the directory's stable id (entryUUID/objectGUID),
  * never by username or email, so a local account cannot be taken over by a
  * directory account of the same name.
+ *
+ * Every change is recorded in the audit ledger in the same transaction
+ * (`user.create`, `user.update`, `user.status`): if the entry cannot be
+ * written, the change does not happen. The directory is only ever asked
+ * before a transaction begins, never while one is open.
  */
 export class LdapLoginService {
   readonly connector: LdapConnector;
   readonly #storage: Storage;
-  readonly #users: UserStore;
-  readonly #sessions: SessionService;
   readonly #clock: Clock;
   readonly #log: Logger | null;
   readonly #roles: Map<string, 'admin' | 'member'>;
@@ -37,16 +63,12 @@ export class LdapLoginService {
 
   constructor(opts: {
     storage: Storage;
-    users: UserStore;
-    sessions: SessionService;
     connector: LdapConnector;
     clock: Clock;
     logger?: Logger;
   }) {
     this.connector = opts.connector;
     this.#storage = opts.storage;
-    this.#users = opts.users;
-    this.#sessions = opts.sessions;
     this.#clock = opts.clock;
     this.#log = opts.logger ?? null;
     const cfg = opts.connector.config;
@@ -62,12 +84,23 @@ export class LdapLoginService {
    * The active local user for these directory credentials (created just in
    * time on first login), or null: wrong credentials, unknown user, not in
    * requiredGroup, or disabled here. Throws LdapUnavailableError when the
-   * directory cannot answer; nothing is changed then.
+   * directory cannot answer; nothing is changed then. The ledger names the
+   * user as the actor of what their login changes (channel `api`).
    */
-  async login(username: string, password: string): Promise<User | null> {
+  async login(
+    username: string,
+    password: string,
+    audit: LdapAudit & { source?: string | null },
+  ): Promise<User | null> {
     const identity = await this.connector.authenticate(username, password);
     if (!identity || !this.#eligible(identity)) return null;
-    const { user } = await this.#upsert(identity);
+    const source = audit.source ?? null;
+    const { user, outcome } = await this.#change(audit.ledger, (tx) =>
+      this.#upsert(tx, identity, (userId) => ({ kind: 'user', userId, source, channel: 'api' })),
+    );
+    if (outcome === 'created') {
+      this.#log?.info({ connector: this.id, userId: user.id }, 'ldap: user created');
+    }
     return user.status === 'active' ? user : null;
   }
 
@@ -77,8 +110,14 @@ export class LdapLoginService {
    * who left requiredGroup. Throws LdapUnavailableError, having changed
    * nothing, when the directory cannot be read or lists nobody at all while
    * users are linked (a wrong baseDn or filter must not disable everyone).
+   * Each user's change commits with its entry on its own, so a long sync
+   * never holds the database: one that fails part-way (say, the ledger
+   * cannot be written) keeps the changes before it, each with its entry,
+   * and the next sync goes on from there. `actor` defaults to the system
+   * (the schedule).
    */
-  async sync(): Promise<SyncCounts> {
+  async sync(audit: LdapAudit & { actor?: AuditActor }): Promise<SyncCounts> {
+    const actor = audit.actor ?? LDAP_SYNC_ACTOR;
     const listed = await this.connector.listUsers();
     const counts: SyncCounts = { created: 0, updated: 0, disabled: 0, unchanged: 0 };
     const links = await this.#storage.db
@@ -96,20 +135,20 @@ export class LdapLoginService {
     const seen = new Set<string>();
     for (const identity of listed.filter((i) => this.#eligible(i))) {
       seen.add(this.#index(identity.externalId));
-      const { outcome } = await this.#upsert(identity);
+      const { user, outcome } = await this.#change(audit.ledger, (tx) =>
+        this.#upsert(tx, identity, () => actor),
+      );
       counts[outcome]++;
+      if (outcome === 'created') {
+        this.#log?.info({ connector: this.id, userId: user.id }, 'ldap: user created');
+      }
     }
-    const now = this.#clock.now().toISOString();
     for (const link of links) {
       if (seen.has(link.external_id_index) || link.removed_at !== null) continue;
-      await this.#storage.db
-        .updateTable('external_identities')
-        .set({ removed_at: now, last_synced_at: now })
-        .where('connector_id', '=', this.id)
-        .where('external_id_index', '=', link.external_id_index)
-        .execute();
-      await this.#users.setStatus(link.user_id, 'disabled', this.#clock.now());
-      await this.#sessions.revokeAllForUser(link.user_id, 'ldap-removed');
+      const disabled = await this.#change(audit.ledger, (tx) =>
+        this.#disable(tx, link.external_id_index, actor),
+      );
+      if (!disabled) continue;
       counts.disabled++;
       this.#log?.info({ connector: this.id, userId: link.user_id }, 'ldap: user disabled by sync');
     }
@@ -129,10 +168,108 @@ export class LdapLoginService {
     return this.#storage.fields.blindIndex(`ldap.external_id:${this.id}`, externalId);
   }
 
+  /**
+   * Runs `fn` and its ledger entries in one transaction: both commit or
+   * neither does. A controlled transaction, so a first login can roll back
+   * to a savepoint (a failed INSERT would otherwise abort a PostgreSQL
+   * transaction). Everything inside must use `tx` (SQLite has one connection).
+   */
+  async #change<T>(ledger: AuditLedger, fn: (tx: LdapTx) => Promise<T>): Promise<T> {
+    const outer = this.#storage;
+    const trx = await outer.db.startTransaction().execute();
+    try {
+      const storage = new Storage(trx, outer.backend, outer.fields);
+      const result = await fn({
+        trx,
+        storage,
+        users: new UserStore(storage),
+        record: async (event) => {
+          await ledger.append(trx, event);
+        },
+      });
+      await trx.commit().execute();
+      return result;
+    } catch (err) {
+      if (!trx.isCommitted && !trx.isRolledBack) {
+        // The first error is the one to report; a failed rollback ends the connection anyway.
+        await trx
+          .rollback()
+          .execute()
+          .catch(() => {});
+      }
+      throw err;
+    }
+  }
+
+  /** The link row, locked against a concurrent login or sync of the same account (PostgreSQL). */
+  #link(tx: LdapTx, index: string) {
+    return tx.storage.db
+      .selectFrom('external_identities')
+      .selectAll()
+      .where('connector_id', '=', this.id)
+      .where('external_id_index', '=', index)
+      .$if(tx.storage.backend === 'postgres', (q) => q.forUpdate())
+      .executeTakeFirst();
+  }
+
+  #groupsOf(userId: string, groupsEnc: string): string[] {
+    const groups = this.#storage.fields.decrypt(
+      { table: 'external_identities', column: 'groups', rowId: `${this.id}/${userId}` },
+      groupsEnc,
+    );
+    return JSON.parse(groups) as string[];
+  }
+
+  /** What the ledger hashes as the account's before and after: the user and its directory link. */
+  #view(user: User, link: { groups: readonly string[]; removed: boolean }) {
+    return {
+      id: user.id,
+      displayName: user.displayName,
+      username: user.username,
+      email: user.email,
+      status: user.status,
+      isAdmin: user.isAdmin,
+      orgId: user.orgId,
+      orgRole: user.orgRole,
+      source: user.source,
+      directory: { connector: this.id, groups: [...link.groups], removed: link.removed },
+    };
+  }
+
+  /** Disables a user the directory stopped listing and ends their sessions; false if done already. */
+  async #disable(tx: LdapTx, index: string, actor: AuditActor): Promise<boolean> {
+    const link = await this.#link(tx, index);
+    if (!link || link.removed_at !== null) return false;
+    const user = await tx.users.get(link.user_id);
+    if (!user) throw new Error(`external identity points at missing user ${link.user_id}`);
+    const now = this.#clock.now();
+    const nowIso = now.toISOString();
+    await tx.storage.db
+      .updateTable('external_identities')
+      .set({ removed_at: nowIso, last_synced_at: nowIso })
+      .where('connector_id', '=', this.id)
+      .where('external_id_index', '=', index)
+      .execute();
+    await tx.users.setStatus(user.id, 'disabled', now);
+    await new SessionStore(tx.storage).revoke({ userId: user.id }, nowIso, 'ldap-removed');
+    const groups = this.#groupsOf(user.id, link.groups_enc);
+    await tx.record({
+      action: 'user.status',
+      actor,
+      target: { type: 'user', id: user.id },
+      before: this.#view(user, { groups, removed: false }),
+      after: this.#view({ ...user, status: 'disabled' }, { groups, removed: true }),
+    });
+    return true;
+  }
+
   async #upsert(
+    tx: LdapTx,
     identity: LdapIdentity,
+    actorFor: (userId: string) => AuditActor,
   ): Promise<{ user: User; outcome: 'created' | 'updated' | 'unchanged' }> {
-    const { db, fields } = this.#storage;
+    const { fields } = this.#storage;
+    const db = tx.storage.db;
     const index = this.#index(identity.externalId);
     const now = this.#clock.now();
     const nowIso = now.toISOString();
@@ -141,33 +278,32 @@ export class LdapLoginService {
     const orgAdmin = this.isAdmin(identity.groups);
     const isAdmin = orgAdmin && this.connector.config.org === null;
     const groupsJson = JSON.stringify(identity.groups);
-    const link = await db
-      .selectFrom('external_identities')
-      .selectAll()
-      .where('connector_id', '=', this.id)
-      .where('external_id_index', '=', index)
-      .executeTakeFirst();
+    const link = await this.#link(tx, index);
 
     if (!link) {
-      const orgId = await connectorOrg(this.#storage, this.id, this.connector.config.org);
-      const user = await this.#users.create(
-        {
-          ...(orgId ? { orgId } : {}),
-          displayName: identity.displayName,
-          email: await this.#freeEmail(identity.email, null),
-          username: await this.#freeUsername(identity.username),
-          isAdmin,
-          orgRole: orgAdmin ? 'admin' : 'member',
-          source: 'ldap',
-        },
-        now,
-      );
-      const ctx = (column: string) => ({
-        table: 'external_identities',
-        column,
-        rowId: `${this.id}/${user.id}`,
-      });
+      const orgId = await connectorOrg(tx.storage, this.id, this.connector.config.org);
+      const email = await this.#freeEmail(tx, identity.email, null);
+      const username = await this.#freeUsername(tx, identity.username);
+      const savepoint = await tx.trx.savepoint(FIRST_LOGIN).execute();
+      let user: User;
       try {
+        user = await tx.users.create(
+          {
+            ...(orgId ? { orgId } : {}),
+            displayName: identity.displayName,
+            email,
+            username,
+            isAdmin,
+            orgRole: orgAdmin ? 'admin' : 'member',
+            source: 'ldap',
+          },
+          now,
+        );
+        const ctx = (column: string) => ({
+          table: 'external_identities',
+          column,
+          rowId: `${this.id}/${user.id}`,
+        });
         await db
           .insertInto('external_identities')
           .values({
@@ -181,35 +317,43 @@ export class LdapLoginService {
             created_at: nowIso,
           })
           .execute();
+        await savepoint.releaseSavepoint(FIRST_LOGIN).execute();
       } catch (err) {
-        // A concurrent first login linked it first: drop ours and use theirs.
-        await db.deleteFrom('users').where('id', '=', user.id).execute();
-        const other = await db
-          .selectFrom('external_identities')
-          .select('user_id')
-          .where('connector_id', '=', this.id)
-          .where('external_id_index', '=', index)
-          .executeTakeFirst();
-        const existing = other ? await this.#users.get(other.user_id) : null;
+        // A concurrent first login linked it first (its user or link insert
+        // collided with ours): undo ours, keep the transaction, use theirs.
+        await savepoint.rollbackToSavepoint(FIRST_LOGIN).execute();
+        await savepoint.releaseSavepoint(FIRST_LOGIN).execute();
+        const other = await this.#link(tx, index);
+        const existing = other ? await tx.users.get(other.user_id) : null;
         if (!existing) throw err;
         return { user: existing, outcome: 'unchanged' };
       }
-      this.#log?.info({ connector: this.id, userId: user.id }, 'ldap: user created');
+      await tx.record({
+        action: 'user.create',
+        actor: actorFor(user.id),
+        target: { type: 'user', id: user.id },
+        after: this.#view(user, { groups: identity.groups, removed: false }),
+      });
       return { user, outcome: 'created' };
     }
 
-    const user = await this.#users.get(link.user_id);
+    const user = await tx.users.get(link.user_id);
     if (!user) throw new Error(`external identity points at missing user ${link.user_id}`);
     const email =
-      identity.email === user.email ? user.email : await this.#freeEmail(identity.email, user.id);
+      identity.email === user.email
+        ? user.email
+        : await this.#freeEmail(tx, identity.email, user.id);
     const reactivate = link.removed_at !== null;
-    const changed =
+    const orgRole =
+      user.orgRole === 'owner' ? user.orgRole : orgAdmin ? ('admin' as const) : ('member' as const);
+    const profileChanged =
       user.displayName !== identity.displayName ||
       user.email !== email ||
       user.isAdmin !== isAdmin ||
-      (user.orgRole !== 'owner' && user.orgRole !== (orgAdmin ? 'admin' : 'member')) ||
-      reactivate;
-    if (changed) {
+      user.orgRole !== orgRole;
+    const oldGroups = this.#groupsOf(user.id, link.groups_enc);
+    const groupsChanged = JSON.stringify(oldGroups) !== groupsJson;
+    if (profileChanged || reactivate) {
       const rowCtx = (column: string) => ({ table: 'users', column, rowId: user.id });
       await db
         .updateTable('users')
@@ -220,7 +364,7 @@ export class LdapLoginService {
             email === null ? null : fields.blindIndex('users.email', email, normaliseEmail),
           is_admin: isAdmin ? 1 : 0,
           // The directory's admin group makes an org admin; it never touches an org owner.
-          ...(user.orgRole === 'owner' ? {} : { org_role: orgAdmin ? 'admin' : 'member' }),
+          org_role: orgRole,
           ...(reactivate ? { status: 'active' as const } : {}),
           updated_at: nowIso,
         })
@@ -242,15 +386,44 @@ export class LdapLoginService {
       .where('connector_id', '=', this.id)
       .where('external_id_index', '=', index)
       .execute();
-    const fresh = changed ? await this.#users.get(user.id) : user;
+    const changed = profileChanged || groupsChanged || reactivate;
+    const fresh = changed ? await tx.users.get(user.id) : user;
     if (!fresh) throw new Error(`user ${user.id} vanished`);
+    // What the directory changed (name, email, roles, groups), then the re-enabling.
+    const before = this.#view(user, { groups: oldGroups, removed: reactivate });
+    const updated = this.#view(
+      { ...fresh, status: user.status },
+      { groups: identity.groups, removed: reactivate },
+    );
+    if (profileChanged || groupsChanged) {
+      await tx.record({
+        action: 'user.update',
+        actor: actorFor(user.id),
+        target: { type: 'user', id: user.id },
+        before,
+        after: updated,
+      });
+    }
+    if (reactivate) {
+      await tx.record({
+        action: 'user.status',
+        actor: actorFor(user.id),
+        target: { type: 'user', id: user.id },
+        before: updated,
+        after: this.#view(fresh, { groups: identity.groups, removed: false }),
+      });
+    }
     return { user: fresh, outcome: changed ? 'updated' : 'unchanged' };
   }
 
   /** The email if no other account holds it (emails are unique here), else null. */
-  async #freeEmail(email: string | null, ownerId: string | null): Promise<string | null> {
+  async #freeEmail(
+    tx: LdapTx,
+    email: string | null,
+    ownerId: string | null,
+  ): Promise<string | null> {
     if (email === null) return null;
-    const holder = await this.#users.findByEmail(email);
+    const holder = await tx.users.findByEmail(email);
     if (holder && holder.id !== ownerId) {
       this.#log?.warn(
         { connector: this.id },
@@ -262,8 +435,8 @@ export class LdapLoginService {
   }
 
   /** The username if free (usernames are unique and used by password login), else null. */
-  async #freeUsername(username: string): Promise<string | null> {
-    if (await this.#users.findByUsername(username)) {
+  async #freeUsername(tx: LdapTx, username: string): Promise<string | null> {
+    if (await tx.users.findByUsername(username)) {
       this.#log?.warn(
         { connector: this.id },
         'ldap: username already taken; account created without one',

@@ -55,7 +55,11 @@ export function registerOidcRoutes(app: App, deps: OidcRouteDeps): void {
       let userId: string;
       try {
         const callbackUrl = new URL(req.url, 'https://callback.invalid');
-        const user = await deps.oidc().completeLogin(connector, callbackUrl, bindingOf(req));
+        // A first login's account (or the provider's changes) and its ledger entries commit together.
+        const user = await deps.oidc().completeLogin(connector, callbackUrl, bindingOf(req), {
+          ledger: deps.audit(),
+          source: req.socket.remoteAddress ?? null,
+        });
         userId = user.id;
       } catch (err) {
         // A callback with an unknown state spent nothing: keep the binding, so a forged

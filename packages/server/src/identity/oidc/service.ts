@@ -1,11 +1,15 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import type { ControlledTransaction } from 'kysely';
 import * as oidc from 'openid-client';
-import type { Storage } from '../../storage/storage.ts';
+import type { AuditActor, AuditEvent } from '../../audit/ledger/entry.ts';
+import type { AuditLedger } from '../../audit/ledger/ledger.ts';
+import type { Tables } from '../../storage/schema.ts';
+import { Storage } from '../../storage/storage.ts';
 import type { ChallengeStore } from '../challenges/challenge-store.ts';
 import { connectorOrg } from '../connector-org.ts';
 import type { Clock } from '../secret-hasher.ts';
-import type { User, UserStore } from '../user-store.ts';
+import { type User, UserStore } from '../user-store.ts';
 import type { OidcConnectorConfig } from './config.ts';
 import { OidcConnector, OidcLoginError, type ProviderClaims } from './connector.ts';
 import { OidcIdentityStore } from './store.ts';
@@ -42,10 +46,32 @@ export interface MappedIdentity {
   isAdmin?: boolean;
 }
 
+/** Where a login's account changes are recorded, and from which address the login came. */
+export interface OidcAudit {
+  ledger: AuditLedger;
+  source?: string | null;
+}
+
+/** One database transaction and its ledger: everything inside goes through it. */
+interface OidcTx {
+  trx: ControlledTransaction<Tables>;
+  storage: Storage;
+  users: UserStore;
+  identities: OidcIdentityStore;
+  record(event: AuditEvent): Promise<void>;
+}
+
+/** The first login's user and link: rolled back alone if a concurrent first login won. */
+const FIRST_LOGIN = 'oidc_first_login';
+
 export interface OidcServiceOptions {
   connectors: OidcConnectorConfig[];
   storage: Storage;
-  users: UserStore;
+  /**
+   * Not used: account changes run on the transaction's own stores (with
+   * their ledger entry). Still accepted, as the composition root passes it.
+   */
+  users?: UserStore;
   challenges: ChallengeStore;
   clock: Clock;
   /** The origin browsers reach this server on, e.g. `https://bulwark.example.org`. */
@@ -62,21 +88,20 @@ export interface OidcServiceOptions {
  * state, completes it by consuming that challenge (a replayed callback finds
  * nothing), lets openid-client check the provider's answer, then applies
  * our own rules (verified email, allowed domains) before it touches a user.
+ * A user created or updated by a login is recorded in the audit ledger in
+ * the same transaction (`user.create`, `user.update`; the user is the
+ * actor, channel `oidc`); the provider is only ever asked before it begins.
  */
 export class OidcService {
   readonly #connectors = new Map<string, OidcConnector>();
-  readonly #users: UserStore;
   readonly #storage: Storage;
   readonly #challenges: ChallengeStore;
-  readonly #identities: OidcIdentityStore;
   readonly #clock: Clock;
   readonly #publicOrigin: () => string;
 
   constructor(opts: OidcServiceOptions) {
-    this.#users = opts.users;
     this.#storage = opts.storage;
     this.#challenges = opts.challenges;
-    this.#identities = new OidcIdentityStore(opts.storage);
     this.#clock = opts.clock;
     this.#publicOrigin = opts.publicOrigin;
     const read = opts.readFile ?? ((path: string) => readFileSync(path, 'utf8'));
@@ -145,12 +170,14 @@ export class OidcService {
 
   /**
    * Completes a login from the callback URL. Throws OidcLoginError on any
-   * refusal; nothing but the spent challenge has changed by then.
+   * refusal; nothing but the spent challenge has changed by then. The
+   * account's changes commit with their ledger entries, or not at all.
    */
   async completeLogin(
     connectorId: string,
     callbackUrl: URL,
     browserBinding: string | null,
+    audit: OidcAudit,
   ): Promise<User> {
     const connector = this.#connector(connectorId);
     const state = callbackUrl.searchParams.get('state') ?? '';
@@ -178,17 +205,64 @@ export class OidcService {
       codeVerifier: pending.data.codeVerifier,
     });
     const mapped = mapClaims(connector.config, claims);
-    return this.#upsertUser(connector, mapped);
+    const source = audit.source ?? null;
+    return this.#change(audit.ledger, (tx) =>
+      this.#upsertUser(tx, connector, mapped, (userId) => ({
+        kind: 'user',
+        userId,
+        source,
+        channel: 'oidc',
+      })),
+    );
   }
 
-  async #upsertUser(connector: OidcConnector, mapped: MappedIdentity): Promise<User> {
+  /**
+   * Runs `fn` and its ledger entries in one transaction: both commit or
+   * neither does. A controlled transaction, so a first login can roll back
+   * to a savepoint (a failed INSERT would otherwise abort a PostgreSQL
+   * transaction). Everything inside must use `tx` (SQLite has one connection).
+   */
+  async #change<T>(ledger: AuditLedger, fn: (tx: OidcTx) => Promise<T>): Promise<T> {
+    const outer = this.#storage;
+    const trx = await outer.db.startTransaction().execute();
+    try {
+      const storage = new Storage(trx, outer.backend, outer.fields);
+      const result = await fn({
+        trx,
+        storage,
+        users: new UserStore(storage),
+        identities: new OidcIdentityStore(storage),
+        record: async (event) => {
+          await ledger.append(trx, event);
+        },
+      });
+      await trx.commit().execute();
+      return result;
+    } catch (err) {
+      if (!trx.isCommitted && !trx.isRolledBack) {
+        // The first error is the one to report; a failed rollback ends the connection anyway.
+        await trx
+          .rollback()
+          .execute()
+          .catch(() => {});
+      }
+      throw err;
+    }
+  }
+
+  async #upsertUser(
+    tx: OidcTx,
+    connector: OidcConnector,
+    mapped: MappedIdentity,
+    actorFor: (userId: string) => AuditActor,
+  ): Promise<User> {
     const { id: connectorId, issuer } = connector.config;
-    const subjectIndex = this.#identities.subjectIndex(issuer, mapped.subject);
+    const subjectIndex = tx.identities.subjectIndex(issuer, mapped.subject);
     const now = this.#clock.now();
-    const linkedId = await this.#identities.findUserId(connectorId, subjectIndex);
+    const linkedId = await tx.identities.findUserId(connectorId, subjectIndex, { lock: true });
     if (mapped.email !== null) {
       // Never link or merge by email: an existing account with this email stays its owner's.
-      const owner = await this.#users.findByEmail(mapped.email);
+      const owner = await tx.users.findByEmail(mapped.email);
       if (owner && owner.id !== linkedId) {
         throw new OidcLoginError(
           'email_taken',
@@ -197,56 +271,87 @@ export class OidcService {
       }
     }
     if (linkedId !== null) {
-      const user = await this.#users.get(linkedId);
+      const user = await tx.users.get(linkedId);
       if (user?.status !== 'active') {
         throw new OidcLoginError('account_disabled', 'This account is disabled.');
       }
-      await this.#identities.updateProfile(
+      // Installation admins only through a connector of the default org.
+      const isAdmin =
+        mapped.isAdmin === undefined ? user.isAdmin : mapped.isAdmin && !connector.config.org;
+      // The IdP's admin role makes an org admin; it never touches an org owner.
+      const orgRole =
+        mapped.isAdmin === undefined || user.orgRole === 'owner'
+          ? user.orgRole
+          : mapped.isAdmin
+            ? 'admin'
+            : 'member';
+      const changed =
+        user.displayName !== mapped.displayName ||
+        user.email !== mapped.email ||
+        user.isAdmin !== isAdmin ||
+        user.orgRole !== orgRole;
+      if (!changed) return user;
+      await tx.identities.updateProfile(
         user.id,
         {
           displayName: mapped.displayName,
           email: mapped.email,
-          ...(mapped.isAdmin === undefined
-            ? {}
-            : {
-                // Installation admins only through a connector of the default org.
-                isAdmin: mapped.isAdmin && !connector.config.org,
-                orgAdmin: mapped.isAdmin,
-              }),
+          ...(mapped.isAdmin === undefined ? {} : { isAdmin, orgAdmin: mapped.isAdmin }),
         },
         now,
       );
-      return this.#reload(user.id);
+      const updated = await this.#reload(tx, user.id);
+      await tx.record({
+        action: 'user.update',
+        actor: actorFor(user.id),
+        target: { type: 'user', id: user.id },
+        before: ledgerView(user, connectorId),
+        after: ledgerView(updated, connectorId),
+      });
+      return updated;
     }
     const username =
-      mapped.username !== null && !(await this.#users.findByUsername(mapped.username))
+      mapped.username !== null && !(await tx.users.findByUsername(mapped.username))
         ? mapped.username
         : null;
-    const orgId = await connectorOrg(this.#storage, connectorId, connector.config.org);
-    const created = await this.#users.create(
-      {
-        ...(orgId ? { orgId } : {}),
-        displayName: mapped.displayName,
-        email: mapped.email,
-        username,
-        isAdmin: mapped.isAdmin === true && !connector.config.org,
-        orgRole: mapped.isAdmin === true ? 'admin' : 'member',
-        source: 'oidc',
-      },
-      now,
-    );
-    if (!(await this.#identities.link(created.id, connectorId, subjectIndex, now))) {
-      // A parallel first login of the same person linked first; use that account.
-      await this.#identities.deleteUser(created.id);
-      const winner = await this.#identities.findUserId(connectorId, subjectIndex);
-      if (winner === null) throw new Error('OIDC identity vanished after a link conflict');
-      return this.#reload(winner);
+    const orgId = await connectorOrg(tx.storage, connectorId, connector.config.org);
+    const savepoint = await tx.trx.savepoint(FIRST_LOGIN).execute();
+    let created: User;
+    try {
+      created = await tx.users.create(
+        {
+          ...(orgId ? { orgId } : {}),
+          displayName: mapped.displayName,
+          email: mapped.email,
+          username,
+          isAdmin: mapped.isAdmin === true && !connector.config.org,
+          orgRole: mapped.isAdmin === true ? 'admin' : 'member',
+          source: 'oidc',
+        },
+        now,
+      );
+      await tx.identities.link(created.id, connectorId, subjectIndex, now);
+      await savepoint.releaseSavepoint(FIRST_LOGIN).execute();
+    } catch (err) {
+      // A parallel first login of the same person linked first (its user or
+      // link insert collided with ours): undo ours, keep the transaction, use theirs.
+      await savepoint.rollbackToSavepoint(FIRST_LOGIN).execute();
+      await savepoint.releaseSavepoint(FIRST_LOGIN).execute();
+      const winner = await tx.identities.findUserId(connectorId, subjectIndex);
+      if (winner === null) throw err;
+      return this.#reload(tx, winner);
     }
+    await tx.record({
+      action: 'user.create',
+      actor: actorFor(created.id),
+      target: { type: 'user', id: created.id },
+      after: ledgerView(created, connectorId),
+    });
     return created;
   }
 
-  async #reload(userId: string): Promise<User> {
-    const user = await this.#users.get(userId);
+  async #reload(tx: OidcTx, userId: string): Promise<User> {
+    const user = await tx.users.get(userId);
     if (!user) throw new Error(`user ${userId} vanished`);
     return user;
   }
@@ -258,6 +363,22 @@ export class OidcService {
     }
     return connector;
   }
+}
+
+/** What the ledger hashes as the account's before and after. */
+function ledgerView(user: User, connectorId: string) {
+  return {
+    id: user.id,
+    displayName: user.displayName,
+    username: user.username,
+    email: user.email,
+    status: user.status,
+    isAdmin: user.isAdmin,
+    orgId: user.orgId,
+    orgRole: user.orgRole,
+    source: user.source,
+    connector: connectorId,
+  };
 }
 
 /** Provider claims → our fields, applying the connector's email rules. */

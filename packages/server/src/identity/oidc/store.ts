@@ -31,43 +31,42 @@ export class OidcIdentityStore {
     return this.#storage.fields.blindIndex('oidc_identities.subject', `${issuer}\n${subject}`);
   }
 
-  async findUserId(connectorId: string, subjectIndex: string): Promise<string | null> {
+  /**
+   * The linked user. With `lock` (inside a transaction), the link is held
+   * until it ends, so a concurrent login of the same person waits and then
+   * sees this one's changes (PostgreSQL; SQLite runs one transaction at a time).
+   */
+  async findUserId(
+    connectorId: string,
+    subjectIndex: string,
+    opts: { lock?: boolean } = {},
+  ): Promise<string | null> {
     const row = await this.#storage.db
       .selectFrom('oidc_identities')
       .select('user_id')
       .where('connector_id', '=', connectorId)
       .where('subject_index', '=', subjectIndex)
+      .$if(opts.lock === true && this.#storage.backend === 'postgres', (q) => q.forUpdate())
       .executeTakeFirst();
     return row?.user_id ?? null;
   }
 
-  /** False when the (connector, subject) is already linked (a parallel first login won). */
-  async link(
-    userId: string,
-    connectorId: string,
-    subjectIndex: string,
-    now: Date,
-  ): Promise<boolean> {
-    try {
-      await this.#storage.db
-        .insertInto('oidc_identities')
-        .values({
-          user_id: userId,
-          connector_id: connectorId,
-          subject_index: subjectIndex,
-          created_at: now.toISOString(),
-        })
-        .execute();
-      return true;
-    } catch (err) {
-      if ((await this.findUserId(connectorId, subjectIndex)) !== null) return false;
-      throw err;
-    }
-  }
-
-  /** Removes a user created for a first login that lost the race to link. */
-  async deleteUser(userId: string): Promise<void> {
-    await this.#storage.db.deleteFrom('users').where('id', '=', userId).execute();
+  /**
+   * Links a new user to the external identity. Throws when the (connector,
+   * subject) is linked already (a parallel first login won): in a
+   * transaction, run it under a savepoint (a failed INSERT aborts a
+   * PostgreSQL transaction) and look the winner up after rolling back to it.
+   */
+  async link(userId: string, connectorId: string, subjectIndex: string, now: Date): Promise<void> {
+    await this.#storage.db
+      .insertInto('oidc_identities')
+      .values({
+        user_id: userId,
+        connector_id: connectorId,
+        subject_index: subjectIndex,
+        created_at: now.toISOString(),
+      })
+      .execute();
   }
 
   async updateProfile(userId: string, update: ProfileUpdate, now: Date): Promise<void> {

@@ -51,7 +51,13 @@ export function registerPasskeyRoutes(identity: () => IdentityContext, audit: ()
     const as = (action: Action) => ({ config: { action }, bodyLimit: AUTH_BODY_LIMIT });
 
     // A new first-admin link, for when the one printed at init expired or was lost.
-    app.post('/v1/sys/setup-link', as('sys.setup-link'), async () => issueSetupLink(identity()));
+    app.post('/v1/sys/setup-link', as('sys.setup-link'), async (req) =>
+      issueSetupLink(identity(), audit(), {
+        kind: 'operator',
+        source: sourceOf(req),
+        channel: 'api',
+      }),
+    );
 
     app.post('/v1/auth/setup/options', as('auth.setup'), async (req) =>
       identity().passkeys.startSetup(setupOptionsRequestSchema.parse(req.body)),

@@ -4,6 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
+import { Ed25519NoteSigner } from '@bulwark/ledger';
+import { AuditLedger } from '../../audit/ledger/ledger.ts';
 import { BulwarkError } from '../../errors.ts';
 import { RootKey } from '../../keys/root-key.ts';
 import { createStorage, type Storage } from '../../storage/storage.ts';
@@ -19,6 +21,7 @@ const ORIGIN = 'https://localhost:8443';
 interface Fixture {
   identity: IdentityContext;
   storage: Storage;
+  ledger: AuditLedger;
   clock: { now(): Date; advance(ms: number): void };
 }
 
@@ -36,14 +39,26 @@ async function fixture(t: TestContext, policy?: PasskeyPolicy): Promise<Fixture>
     relyingParty: { id: 'localhost', name: 'Bulwark', origins: [ORIGIN] },
     ...(policy ? { passkeyPolicy: policy } : {}),
   });
+  const seed = root.derive('ledgerSigning');
+  const ledger = new AuditLedger({
+    storage,
+    signer: new Ed25519NoteSigner(`bulwark/${root.installationId}`, seed.bytes()),
+    clock,
+    hashSource: (source) => identity.hasher.hash('audit-source', source),
+  });
+  seed.wipe();
   t.after(async () => {
     identity.wipe();
     await storage.close();
     root.wipe();
     rmSync(dir, { recursive: true, force: true });
   });
-  return { identity, storage, clock };
+  return { identity, storage, ledger, clock };
 }
+
+/** A setup link issued by the operator (recorded in the fixture's ledger). */
+const newSetupLink = (f: Fixture) =>
+  issueSetupLink(f.identity, f.ledger, { kind: 'operator', channel: 'api' });
 
 const tokenOf = (url: string) => url.split('#')[1] ?? '';
 
@@ -58,7 +73,7 @@ async function rejects(promise: Promise<unknown>, code: string, message?: RegExp
 
 /** Registers the first admin through a setup link; returns their authenticator and session token. */
 async function setupAdmin(f: Fixture, auth = new SoftAuthenticator()) {
-  const link = await issueSetupLink(f.identity);
+  const link = await newSetupLink(f);
   const token = tokenOf(link.setupUrl);
   const { challengeId, options } = await f.identity.passkeys.startSetup({
     token,
@@ -108,7 +123,7 @@ function recordingLog() {
 describe('setup link', () => {
   it('creates the first admin once; the link and further links are refused afterwards', async (t) => {
     const f = await fixture(t);
-    const link = await issueSetupLink(f.identity);
+    const link = await newSetupLink(f);
     assert.match(link.setupUrl, /^https:\/\/localhost:8443\/setup#[A-Za-z0-9_-]{43}$/);
     assert.equal(Date.parse(link.expiresAt) - f.clock.now().getTime(), SETUP_LINK_TTL_MS);
 
@@ -123,12 +138,12 @@ describe('setup link', () => {
       f.identity.passkeys.startSetup({ token, displayName: 'Eve', username: 'eve' }),
       'link_invalid',
     );
-    await rejects(issueSetupLink(f.identity), 'forbidden');
+    await rejects(newSetupLink(f), 'forbidden');
   });
 
   it('an expired link is refused', async (t) => {
     const f = await fixture(t);
-    const token = tokenOf((await issueSetupLink(f.identity)).setupUrl);
+    const token = tokenOf((await newSetupLink(f)).setupUrl);
     f.clock.advance(SETUP_LINK_TTL_MS + 1);
     await rejects(
       f.identity.passkeys.startSetup({ token, displayName: 'Ada', username: 'ada' }),
@@ -138,8 +153,8 @@ describe('setup link', () => {
 
   it('a failed ceremony leaves the link usable; a challenge from another link is refused', async (t) => {
     const f = await fixture(t);
-    const token = tokenOf((await issueSetupLink(f.identity)).setupUrl);
-    const other = tokenOf((await issueSetupLink(f.identity)).setupUrl);
+    const token = tokenOf((await newSetupLink(f)).setupUrl);
+    const other = tokenOf((await newSetupLink(f)).setupUrl);
     const auth = new SoftAuthenticator();
     const first = await f.identity.passkeys.startSetup({
       token,
@@ -184,7 +199,7 @@ describe('setup link', () => {
 
   it('registration options follow the rules (UV and resident key required, direct attestation, handle as user id)', async (t) => {
     const f = await fixture(t);
-    const token = tokenOf((await issueSetupLink(f.identity)).setupUrl);
+    const token = tokenOf((await newSetupLink(f)).setupUrl);
     const { options } = await f.identity.passkeys.startSetup({
       token,
       displayName: 'A',
@@ -198,7 +213,7 @@ describe('setup link', () => {
 
   it('refuses an authenticator that did not verify the user', async (t) => {
     const f = await fixture(t);
-    const token = tokenOf((await issueSetupLink(f.identity)).setupUrl);
+    const token = tokenOf((await newSetupLink(f)).setupUrl);
     const { challengeId, options } = await f.identity.passkeys.startSetup({
       token,
       displayName: 'A',
