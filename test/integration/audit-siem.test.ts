@@ -15,8 +15,9 @@ import { leafHash, toHex } from '@bulwark/ledger';
 import type { SiemForwarderStatus } from '../../packages/server/src/audit/siem/forwarder.ts';
 import { ConfigError, loadConfig } from '../../packages/server/src/config/index.ts';
 import { StartupError } from '../../packages/server/src/server.ts';
+import { makeTestPki } from '../support/pki.ts';
 import { postgresSchema } from '../support/postgres.ts';
-import { makeTestPki, startRsyslog } from '../support/rsyslog.ts';
+import { startRsyslog } from '../support/rsyslog.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { tempDir } from '../support/temp.ts';
 

@@ -18,25 +18,17 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { promisify } from 'node:util';
+import { makeTestPki, type TestPki } from './pki.ts';
+import { freePorts } from './ports.ts';
 
-const run = promisify(execFile);
+const _run = promisify(execFile);
 
 export const RSYSLOGD_BIN = process.env.TEST_RSYSLOGD_PATH ?? '/usr/sbin/rsyslogd';
-
-/** PEM files of a throwaway PKI (see makeTestPki). */
-export interface TestPki {
-  caFile: string;
-  caKeyFile: string;
-  serverCertFile: string;
-  serverKeyFile: string;
-  clientCertFile: string;
-  clientKeyFile: string;
-}
 
 export interface Rsyslog {
   dir: string;
@@ -100,7 +92,7 @@ export async function startRsyslog(
     await stopCurrent();
     rmSync(dir, { recursive: true, force: true });
   });
-  const pki = await makeTestPki(join(dir, 'pki'));
+  const pki = await makeTestPki(join(dir, 'pki'), 'Bulwark test SIEM CA');
   const workDir = join(dir, 'work');
   mkdirSync(workDir);
   const outputFile = join(dir, 'received.log');
@@ -186,103 +178,6 @@ export async function startRsyslog(
     stop: () => stopCurrent(),
     start,
   };
-}
-
-/**
- * A throwaway CA with a server certificate for 127.0.0.1 / localhost and a
- * client certificate (openssl CLI, P-256), as test/support/slapd.ts makes
- * its own.
- */
-export async function makeTestPki(dir: string, name = 'Bulwark test SIEM CA'): Promise<TestPki> {
-  mkdirSync(dir, { recursive: true });
-  const p = (f: string) => join(dir, f);
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
-  await run('openssl', [
-    'req',
-    '-x509',
-    ...ec,
-    '-keyout',
-    p('ca.key'),
-    '-out',
-    p('ca.crt'),
-    '-days',
-    '2',
-    '-subj',
-    `/CN=${name}`,
-    '-addext',
-    'basicConstraints=critical,CA:TRUE',
-    '-addext',
-    'keyUsage=critical,keyCertSign,cRLSign',
-  ]);
-  const issue = async (who: 'server' | 'client', subject: string, ext: string) => {
-    await run('openssl', [
-      'req',
-      ...ec,
-      '-keyout',
-      p(`${who}.key`),
-      '-out',
-      p(`${who}.csr`),
-      '-subj',
-      subject,
-    ]);
-    writeFileSync(p(`${who}.ext`), ext);
-    await run('openssl', [
-      'x509',
-      '-req',
-      '-in',
-      p(`${who}.csr`),
-      '-CA',
-      p('ca.crt'),
-      '-CAkey',
-      p('ca.key'),
-      '-CAcreateserial',
-      '-out',
-      p(`${who}.crt`),
-      '-days',
-      '2',
-      '-extfile',
-      p(`${who}.ext`),
-    ]);
-  };
-  await issue(
-    'server',
-    '/CN=localhost',
-    'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n',
-  );
-  await issue(
-    'client',
-    '/CN=bulwark-siem-client',
-    'subjectAltName=DNS:bulwark-siem-client\nextendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n',
-  );
-  return {
-    caFile: p('ca.crt'),
-    caKeyFile: p('ca.key'),
-    serverCertFile: p('server.crt'),
-    serverKeyFile: p('server.key'),
-    clientCertFile: p('client.crt'),
-    clientKeyFile: p('client.key'),
-  };
-}
-
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-          const s = createServer();
-          s.once('error', reject);
-          s.listen(0, '127.0.0.1', () => resolve(s));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => {
-    const a = s.address();
-    if (!a || typeof a === 'string') throw new Error('no port');
-    return a.port;
-  });
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
 }
 
 async function waitForPort(port: number, child: ChildProcess, output: () => string) {

@@ -9,11 +9,13 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { promisify } from 'node:util';
+import { makeTestPki } from './pki.ts';
+import { freePorts } from './ports.ts';
 
 const run = promisify(execFile);
 
@@ -78,7 +80,7 @@ export async function startSlapd(t: TestContext): Promise<Slapd | null> {
   const dataDir = join(dir, 'data');
   mkdirSync(dataDir);
   const caFile = join(dir, 'ca.crt');
-  await makeCertificates(dir);
+  await makeTestPki(dir, 'Bulwark test LDAP CA');
 
   const rootPassword = randomBytes(12).toString('hex');
   const servicePassword = randomBytes(12).toString('hex');
@@ -212,80 +214,6 @@ export function ssha(password: string): string {
 }
 
 /** A throwaway CA and a server certificate for 127.0.0.1 / localhost (openssl CLI). */
-async function makeCertificates(dir: string): Promise<void> {
-  const p = (f: string) => join(dir, f);
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
-  await run('openssl', [
-    'req',
-    '-x509',
-    ...ec,
-    '-keyout',
-    p('ca.key'),
-    '-out',
-    p('ca.crt'),
-    '-days',
-    '2',
-    '-subj',
-    '/CN=Bulwark test LDAP CA',
-    '-addext',
-    'basicConstraints=critical,CA:TRUE',
-    '-addext',
-    'keyUsage=critical,keyCertSign,cRLSign',
-  ]);
-  await run('openssl', [
-    'req',
-    ...ec,
-    '-keyout',
-    p('server.key'),
-    '-out',
-    p('server.csr'),
-    '-subj',
-    '/CN=localhost',
-  ]);
-  writeFileSync(
-    p('server.ext'),
-    'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n',
-  );
-  await run('openssl', [
-    'x509',
-    '-req',
-    '-in',
-    p('server.csr'),
-    '-CA',
-    p('ca.crt'),
-    '-CAkey',
-    p('ca.key'),
-    '-CAcreateserial',
-    '-out',
-    p('server.crt'),
-    '-days',
-    '2',
-    '-extfile',
-    p('server.ext'),
-  ]);
-}
-
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-          const s = createServer();
-          s.once('error', reject);
-          s.listen(0, '127.0.0.1', () => resolve(s));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => {
-    const a = s.address();
-    if (!a || typeof a === 'string') throw new Error('no port');
-    return a.port;
-  });
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
-
 async function waitForPorts(
   ports: number[],
   child: ChildProcess,

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import type { AuthMethod } from '../identity/sessions/service.ts';
 
 /**
  * Security policy. An org has a complete default policy; a project may add
@@ -16,15 +17,7 @@ export const policyMethods = ['passkey', 'totp', 'sms', 'password', 'ldap', 'oid
 export type PolicyMethod = (typeof policyMethods)[number];
 
 /** How a session was authenticated (the identity layer's names). */
-export type SessionMethod =
-  | 'passkey'
-  | 'totp'
-  | 'recovery-code'
-  | 'sms'
-  | 'password'
-  | 'ldap'
-  | 'oidc'
-  | 'setup-link';
+export type SessionMethod = AuthMethod;
 
 export const audiences = ['internal', 'external'] as const;
 export type Audience = (typeof audiences)[number];

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { createServer, type TLSSocket } from 'node:tls';
-import { makeTestPki, type TestPki } from '../../../../../test/support/rsyslog.ts';
+import { makeTestPki, type TestPki } from '../../../../../test/support/pki.ts';
 import { tempDir } from '../../../../../test/support/temp.ts';
 import type { SiemSinkConfig } from '../../config/schema.ts';
 import type { LedgerRecord } from './format.ts';
@@ -142,7 +142,7 @@ const fast = { pollIntervalMs: 30, backoff: { initialMs: 20, maxMs: 100 } };
 
 describe('SiemForwarder', () => {
   it('sends in order, moves the cursor after the flush, and resumes after it', async (t) => {
-    const pki = await makeTestPki(join(tempDir(t), 'pki'));
+    const pki = await makeTestPki(join(tempDir(t), 'pki'), 'Bulwark test SIEM CA');
     const siem = await receiver(t, pki);
     const ledger = memoryLedger(5);
     const logger = quietLogger();
@@ -186,7 +186,7 @@ describe('SiemForwarder', () => {
   });
 
   it('after a broken connection sends the latest entries again, keeping the cursor before them until then', async (t) => {
-    const pki = await makeTestPki(join(tempDir(t), 'pki'));
+    const pki = await makeTestPki(join(tempDir(t), 'pki'), 'Bulwark test SIEM CA');
     const siem = await receiver(t, pki);
     const ledger = memoryLedger(3);
     const forwarder = new SiemForwarder({
@@ -211,7 +211,7 @@ describe('SiemForwarder', () => {
   });
 
   it('retries a failing read and reports it; stops at once while the SIEM is unreachable', async (t) => {
-    const pki = await makeTestPki(join(tempDir(t), 'pki'));
+    const pki = await makeTestPki(join(tempDir(t), 'pki'), 'Bulwark test SIEM CA');
     const siem = await receiver(t, pki);
     const ledger = memoryLedger(2);
     ledger.failNextReads(2);

@@ -2,8 +2,9 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { ControlledTransaction } from 'kysely';
 import type { AuditActor, AuditEvent } from '../../audit/ledger/entry.ts';
 import type { AuditLedger } from '../../audit/ledger/ledger.ts';
+import { withControlledTransaction } from '../../storage/controlled-transaction.ts';
 import type { Tables } from '../../storage/schema.ts';
-import { Storage } from '../../storage/storage.ts';
+import type { Storage } from '../../storage/storage.ts';
 import { connectorOrg } from '../connector-org.ts';
 import type { Clock } from '../secret-hasher.ts';
 import { SessionStore } from '../sessions/store.ts';
@@ -175,30 +176,16 @@ export class LdapLoginService {
    * transaction). Everything inside must use `tx` (SQLite has one connection).
    */
   async #change<T>(ledger: AuditLedger, fn: (tx: LdapTx) => Promise<T>): Promise<T> {
-    const outer = this.#storage;
-    const trx = await outer.db.startTransaction().execute();
-    try {
-      const storage = new Storage(trx, outer.backend, outer.fields);
-      const result = await fn({
+    return withControlledTransaction(this.#storage, (trx, storage) =>
+      fn({
         trx,
         storage,
         users: new UserStore(storage),
         record: async (event) => {
           await ledger.append(trx, event);
         },
-      });
-      await trx.commit().execute();
-      return result;
-    } catch (err) {
-      if (!trx.isCommitted && !trx.isRolledBack) {
-        // The first error is the one to report; a failed rollback ends the connection anyway.
-        await trx
-          .rollback()
-          .execute()
-          .catch(() => {});
-      }
-      throw err;
-    }
+      }),
+    );
   }
 
   /** The link row, locked against a concurrent login or sync of the same account (PostgreSQL). */
