@@ -402,6 +402,9 @@ export const actions = {
     summary: 'Delete a group, or add or remove a member (a person or a group).',
   }),
   'directory.search': self('Search people the caller may see.'),
+  'realtime.connect': self(
+    'Open the WebSocket for live updates; each subscription is authorized like a read of its project.',
+  ),
 } as const satisfies Record<string, ActionSpec>;
 
 export type Action = keyof typeof actions;
