@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { TestContext } from 'node:test';
 import pg from 'pg';
+import { schemaChangeLock } from '../../packages/server/src/storage/storage.ts';
 
 export const testDatabaseUrl =
   process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -50,6 +51,8 @@ export async function postgresSchema(
     const client = new pg.Client({ connectionString: testDatabaseUrl });
     await client.connect();
     try {
+      // Not while any schema is migrating: the migrator reads every schema's catalogue.
+      await client.query('select pg_advisory_lock($1)', [schemaChangeLock]);
       await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
     } finally {
       await client.end();

@@ -198,13 +198,33 @@ async function readMeta(
   return row?.value;
 }
 
+/**
+ * Advisory lock held while migrating a schema, and by anything that drops a
+ * schema in the same database (the test suite's cleanup), so the two never
+ * interleave. One constant for every installation in a database.
+ */
+export const schemaChangeLock = 0x42_57_4b_4d;
+
 async function migrate(storage: Storage, cfg: StorageConfig): Promise<void> {
   const migrator = new Migrator({
     db: storage.db,
     provider: new FileMigrationProvider({ fs, path, migrationFolder: migrationsFolder }),
     ...(cfg.backend === 'postgres' ? { migrationTableSchema: cfg.schema } : {}),
   });
-  const { error, results } = await migrator.migrateToLatest();
+  // On PostgreSQL, migrations of every schema in the database take turns
+  // (see schemaChangeLock): the migrator reads the catalogue of all schemas,
+  // which fails if another schema is dropped underneath it.
+  const { error, results } =
+    cfg.backend === 'postgres'
+      ? await storage.db.connection().execute(async (conn) => {
+          await sql`select pg_advisory_lock(${schemaChangeLock})`.execute(conn);
+          try {
+            return await migrator.migrateToLatest();
+          } finally {
+            await sql`select pg_advisory_unlock(${schemaChangeLock})`.execute(conn);
+          }
+        })
+      : await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
     throw new BulwarkError(
