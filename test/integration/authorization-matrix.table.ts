@@ -8,6 +8,8 @@
  *   U  401 unauthenticated
  *   F  403 forbidden (the actor may know the resource exists)
  *   N  404 not_found, indistinguishable from an id that was never used
+ *   P  403 policy_unsatisfied: the role allows it, the project's policy does
+ *      not (e.g. externals may not export by default)
  *
  * Columns, in order (see test/support/directory-world.ts):
  *   anonymous · deactivated user · Acme owner (and Apollo owner) · Acme admin ·
@@ -144,4 +146,29 @@ export const matrix: Record<string, string> = {
   'PUT /v1/groups/:groupId/members/:memberKind/:memberId': 'U U A A F F N N N N',
   'DELETE /v1/groups/:groupId/members/:memberKind/:memberId': 'U U A A F F N N N N',
   'GET /v1/directory/search': 'U U A A A A A A A A',
+
+  // live updates: any session may open the socket (a plain GET passes the guard and is told
+  // to upgrade, 400); each subscription is then authorized as project.read (realtime.test.ts)
+  'GET /v1/ws': 'U U A A A A A A A A',
+
+  // the Kanban: viewers and partner admins read, members edit, project admins configure
+  'GET /v1/projects/:projectId/board': 'U U A A A A A A N N',
+  'GET /v1/projects/:projectId/issues': 'U U A A A A A A N N',
+  'POST /v1/projects/:projectId/issues': 'U U A A A F A F N N',
+  'POST /v1/projects/:projectId/ops': 'U U A A A F A F N N',
+  'POST /v1/projects/:projectId/columns': 'U U A A F F F F N N',
+  'PATCH /v1/columns/:columnId': 'U U A A F F F F N N',
+  'DELETE /v1/columns/:columnId': 'U U A A F F F F N N',
+  'GET /v1/issues/:issueId': 'U U A A A A A A N N',
+  'PATCH /v1/issues/:issueId': 'U U A A A F A F N N',
+  'POST /v1/issues/:issueId/move': 'U U A A A F A F N N',
+  'DELETE /v1/issues/:issueId': 'U U A A A F A F N N',
+  'POST /v1/issues/:issueId/comments': 'U U A A A F A F N N',
+  'POST /v1/issues/:issueId/links': 'U U A A A F A F N N',
+  'DELETE /v1/issues/:issueId/links/:linkId': 'U U A A A F A F N N',
+  'GET /v1/issues/:issueId/activity': 'U U A A A A A A N N',
+  'GET /v1/projects/:projectId/views': 'U U A A A A A A N N',
+  'POST /v1/projects/:projectId/views': 'U U A A A A A A N N',
+  'DELETE /v1/projects/:projectId/views/:viewId': 'U U A A A A A A N N',
+  'GET /v1/projects/:projectId/board/export': 'U U A A A A P P N N',
 };

@@ -38,7 +38,7 @@ async function ledgerSize(server: TestServer): Promise<number> {
   return Number(row.n);
 }
 
-const guardNotFound = /^No such (org|project|group|partner link|invitation|user)\.$/;
+const guardNotFound = /^No such (org|project|group|partner link|invitation|user|issue|column)\.$/;
 
 function errorOf(answer: Answer): { code?: string; message?: string } {
   try {
@@ -53,10 +53,11 @@ function outcome(answer: Answer): 'A' | 'U' | 'F' | 'N' | string {
   const { code, message } = errorOf(answer);
   if (answer.status === 401 && code === 'unauthenticated') return 'U';
   if (answer.status === 403 && code === 'forbidden') return 'F';
+  if (answer.status === 403 && code === 'policy_unsatisfied') return 'P';
   if (answer.status === 404 && code === 'not_found' && guardNotFound.test(message ?? ''))
     return 'N';
   // Anything a passing guard lets through; these three would mean the world is set up wrong.
-  if (code === 'policy_unsatisfied' || code === 'step_up_required' || code === 'sealed') {
+  if (code === 'step_up_required' || code === 'sealed') {
     return `${answer.status} ${code}`;
   }
   return 'A';
@@ -67,12 +68,15 @@ function pathFor(url: string, world: World): string {
     .replace(':orgId', world.acme)
     .replace(':projectId', world.apollo)
     .replace(':userId', world.people.internalMember.id)
+    .replace(':issueId', world.issue)
+    .replace(':columnId', world.column)
     .replace(':groupId', world.group)
     .replace(':linkId', world.link)
     .replace(':invitationId', world.invitation)
     .replace(':memberKind', 'user')
     .replace(':memberId', world.people.internalMember.id)
     .replace(':connector', 'corp')
+    .replace(':viewId', randomUUID())
     .replace(':id', randomUUID());
 }
 
@@ -111,7 +115,7 @@ describe('authorization matrix', () => {
       'rows for routes that do not exist',
     );
     for (const [route, row] of Object.entries(matrix)) {
-      assert.match(row, /^([AUFN] ){9}[AUFN]$/, `${route}: one of A U F N per persona`);
+      assert.match(row, /^([AUFNP] ){9}[AUFNP]$/, `${route}: one of A U F N P per persona`);
     }
   });
 

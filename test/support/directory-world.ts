@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { GroupStore } from '../../packages/server/src/directory/groups.ts';
 import { InvitationStore } from '../../packages/server/src/directory/invitations.ts';
 import { OrgStore } from '../../packages/server/src/directory/orgs.ts';
@@ -6,6 +6,8 @@ import { PartnerLinkStore } from '../../packages/server/src/directory/partner-li
 import { MemberStore, ProjectStore } from '../../packages/server/src/directory/projects.ts';
 import { PasskeyStore } from '../../packages/server/src/identity/passkeys/store.ts';
 import type { OrgRole } from '../../packages/server/src/identity/user-store.ts';
+import { ColumnStore } from '../../packages/server/src/kanban/columns.ts';
+import { IssueStore } from '../../packages/server/src/kanban/issues.ts';
 import type { ProjectRole } from '../../packages/server/src/policy/relation.ts';
 import type { Answer } from './https.ts';
 import type { TestServer } from './server.ts';
@@ -45,6 +47,9 @@ export interface World {
   link: string;
   group: string;
   invitation: string;
+  /** An issue on Apollo's board (APOLLO-1), and an empty column of it. */
+  issue: string;
+  column: string;
   people: Record<Persona, Person>;
   call(
     who: Persona,
@@ -136,6 +141,31 @@ export async function buildWorld(server: TestServer): Promise<World> {
     now,
   );
   await identity.users.setStatus(people.deactivated.id, 'disabled');
+  const columns = await new ColumnStore(storage).list(apollo.id, now);
+  const [todo, , , done] = columns;
+  if (!todo || !done) throw new Error('the default board has four columns');
+  const issue = randomUUID();
+  const issues = new IssueStore(storage);
+  await issues.insert({
+    id: issue,
+    projectId: apollo.id,
+    number: await issues.nextNumber(apollo.id),
+    key: 'APOLLO-1',
+    title: 'First issue',
+    description: '',
+    status: todo.id,
+    rank: 'a0',
+    priority: null,
+    labels: [],
+    assignees: [],
+    dueDate: null,
+    estimate: null,
+    checklist: [],
+    clocks: {},
+    createdBy: people.orgOwner.id,
+    createdAt: now.toISOString(),
+    updatedAt: now.toISOString(),
+  });
 
   return {
     acme: acme.id,
@@ -146,6 +176,8 @@ export async function buildWorld(server: TestServer): Promise<World> {
     link: link.id,
     group: group.id,
     invitation: invitation.id,
+    issue,
+    column: done.id,
     people,
     call: (who, path, opts = {}) => {
       const token = people[who].token;

@@ -46,6 +46,12 @@ export const errorCatalogue = {
     message: 'This session does not satisfy the security policy that applies here.',
   },
   conflict: { httpStatus: 409, message: 'That conflicts with the current state.' },
+  issue_link_required: {
+    httpStatus: 400,
+    message:
+      'This project requires every change to cite one of its issues (header Bulwark-Issue: KEY-123).',
+  },
+  issue_link_invalid: { httpStatus: 400, message: 'That issue reference is not valid here.' },
   would_lock_out: {
     httpStatus: 409,
     message: 'Refused: this would leave no administrator able to sign in or manage it.',

@@ -1,5 +1,6 @@
 export * from './auth.ts';
 export * from './errors.ts';
+export * from './realtime.ts';
 export * from './sys.ts';
 
 /** Version of the HTTP API paths (`/v1/...`). */

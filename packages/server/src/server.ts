@@ -55,11 +55,16 @@ import { registerSessionRoutes } from './identity/sessions/routes.ts';
 import { defaultSessionPolicy } from './identity/sessions/service.ts';
 import { smsProviderFromConfig } from './identity/sms/from-config.ts';
 import type { SmsProvider } from './identity/sms/provider.ts';
+import { HybridClock } from './kanban/model/hlc.ts';
+import { registerKanbanRoutes } from './kanban/routes.ts';
 import { openAesGcm, sealAesGcm } from './keys/dangerous/aes-gcm.ts';
 import { KeyringStore } from './keys/keyring-store.ts';
 import type { Argon2idParams } from './keys/providers/passphrase.ts';
 import type { RootKey } from './keys/root-key.ts';
 import { type SealedResources, SealService } from './keys/service.ts';
+import { createEventBus, type EventBus } from './realtime/bus.ts';
+import { RealtimeHub } from './realtime/hub.ts';
+import { realtimeAccess, registerRealtimeRoutes } from './realtime/routes.ts';
 import { checkDatabaseFileShape } from './storage/sqlite.ts';
 import {
   createStorage,
@@ -98,8 +103,25 @@ export interface ServerHandle {
   ledger(): AuditLedger;
   /** Each SIEM sink's stream (audit.siem) while unsealed; empty when sealed. */
   siem(): SiemForwarderStatus[];
+  /** Live updates: domain code publishes here after its transaction commits. */
+  realtime(): Realtime;
   url: string;
   close(): Promise<void>;
+}
+
+/** Publishing live updates (docs/api.md, "Live updates"). */
+export interface Realtime {
+  /**
+   * Tells every node's subscribers of the project; never rejects. The event
+   * holds ids and the names of what changed, never content or secrets.
+   * `accessChanged`: the change may have taken someone's access away, so
+   * every subscriber is re-authorized before it is delivered.
+   */
+  publishProject(
+    projectId: string,
+    event: object,
+    opts?: { accessChanged?: boolean },
+  ): Promise<void>;
 }
 
 /** Thrown for start-up faults an operator must fix; main prints it and exits 1. */
@@ -322,6 +344,7 @@ export async function startServer(
         opts.logger.error({ err }, 'could not record the seal in the audit ledger');
       }
       await stopSiem();
+      hub.closeAll('sealed');
       closeIdentity();
       const s = storage;
       storage = null;
@@ -403,7 +426,40 @@ export async function startServer(
     if (!identity) throw new BulwarkError('sealed');
     return identity;
   };
-  const directoryDeps = { identity: currentIdentity, ledger: currentLedger };
+
+  // --- Live updates (docs/api.md, "Live updates") -----------------------------
+  // One node: an in-process bus; several: NATS (events.nats). Connected now,
+  // so a wrong address stops the start instead of quietly isolating this node.
+  let bus: EventBus;
+  try {
+    bus = await createEventBus(config.events, opts.logger);
+  } catch (err) {
+    throw new StartupError(
+      `Cannot connect to NATS at ${config.events.nats?.url} (events.nats.url or BULWARK_NATS_URL): ${(err as Error).message}. Remove the setting to run a single node without NATS.`,
+    );
+  }
+  const hub = new RealtimeHub({
+    bus,
+    access: realtimeAccess(currentIdentity),
+    // The installation id in every subject: installations sharing a NATS never meet.
+    subject: (projectId) => {
+      const installation = seal.status().installationId;
+      return installation === null ? null : `bulwark.${installation}.project.${projectId}`;
+    },
+    logger: opts.logger,
+  });
+  const realtime: Realtime = {
+    publishProject: (projectId, event, o) => hub.publishProject(projectId, event, o),
+  };
+  // ---------------------------------------------------------------------------
+
+  // The server's own replica clock for board edits (stamps plain API calls, bounds clients').
+  const kanbanClock = new HybridClock({ node: 'server', wallClock: () => clock.now().getTime() });
+  const directoryDeps = {
+    identity: currentIdentity,
+    ledger: currentLedger,
+    publish: realtime.publishProject,
+  };
   const app = await buildApp({
     tls: tls.material,
     seal,
@@ -439,6 +495,8 @@ export async function startServer(
       registerProjectRoutes(directoryDeps),
       registerLinkRoutes(directoryDeps),
       registerGroupRoutes(directoryDeps),
+      registerKanbanRoutes({ ...directoryDeps, clock: kanbanClock }),
+      registerRealtimeRoutes(hub, () => relyingParty.origins),
       (a) =>
         registerOidcRoutes(a, {
           identity: currentIdentity,
@@ -470,6 +528,8 @@ export async function startServer(
     await app.listen({ host: config.listen.host, port: config.listen.port });
   } catch (err) {
     await app.close().catch(() => {});
+    await hub.close();
+    await bus.close();
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') {
       throw new StartupError(
@@ -521,13 +581,17 @@ export async function startServer(
     },
     ledger: currentLedger,
     siem: () => siem?.status() ?? [],
+    realtime: () => realtime,
     url: `https://${host}:${port}`,
     async close() {
       ldapSchedule.stop();
       clearInterval(headTimer);
       clearInterval(retentionTimer);
+      // Sockets first: they are not HTTP requests the app would wait for.
+      await hub.close();
       await app.close();
       if (seal.state === 'unsealed') await seal.seal();
+      await bus.close();
     },
   };
 }

@@ -54,6 +54,7 @@ describe('loadConfig', () => {
         oidc: [],
       },
       audit: { siem: [] },
+      events: {},
     });
   });
 

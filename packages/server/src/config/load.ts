@@ -56,6 +56,7 @@ const envBindings: ReadonlyArray<{
   { name: 'BULWARK_DB_SCHEMA', path: ['database', 'schema'], kind: 'string' },
   { name: 'BULWARK_LOG_LEVEL', path: ['log', 'level'], kind: 'string' },
   { name: 'BULWARK_METRICS', path: ['metrics', 'enabled'], kind: 'boolean' },
+  { name: 'BULWARK_NATS_URL', path: ['events', 'nats', 'url'], kind: 'string' },
 ];
 
 const configPathEnv = 'BULWARK_CONFIG';
@@ -135,6 +136,15 @@ export function loadConfig(opts: LoadConfigOptions): LoadedConfig {
   }
   if (config.tls.keyFile !== undefined) {
     config.tls.keyFile = resolve(baseFor('BULWARK_TLS_KEY_FILE'), config.tls.keyFile);
+  }
+  // NATS's files come only from the file: relative to its directory.
+  const nats = config.events.nats;
+  if (nats?.credsFile !== undefined) nats.credsFile = resolve(fileBase, nats.credsFile);
+  if (nats?.tls) {
+    for (const key of ['caFile', 'certFile', 'keyFile'] as const) {
+      const path = nats.tls[key];
+      if (path !== undefined) nats.tls[key] = resolve(fileBase, path);
+    }
   }
   return { config, source: file };
 }

@@ -273,6 +273,68 @@ export const auditShape = {
     .default([]),
 };
 
+/** nats://host[:port] or tls://host[:port] (port 4222 when omitted), nothing else. */
+export function parseNatsUrl(value: string): { tls: boolean; host: string; port: number } | null {
+  if (!URL.canParse(value)) return null;
+  const url = new URL(value);
+  if (url.protocol !== 'nats:' && url.protocol !== 'tls:') return null;
+  // Credentials belong in credsFile, not in a URL that ends up in process lists and logs.
+  if (url.username !== '' || url.password !== '') return null;
+  if (url.search !== '' || url.hash !== '' || (url.pathname !== '' && url.pathname !== '/')) {
+    return null;
+  }
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  if (!isServerName(host)) return null;
+  const port = url.port === '' ? 4222 : Number(url.port);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) return null;
+  return { tls: url.protocol === 'tls:', host, port };
+}
+
+export const natsTlsShape = {
+  /** The CA (PEM) the NATS server's certificate must chain to; default: the system's CAs. */
+  caFile: filePath.optional(),
+  /** A client certificate and key (PEM) when NATS asks for mutual TLS. */
+  certFile: filePath.optional(),
+  keyFile: filePath.optional(),
+};
+
+export const natsShape = {
+  url: z
+    .string({ error: 'expected nats://host[:port] or tls://host[:port]' })
+    .refine((value) => parseNatsUrl(value) !== null, {
+      error:
+        'expected nats://host[:port] or tls://host[:port] (port 4222 when omitted), without credentials, path or query; host a DNS name or IP literal',
+    }),
+  /** The connection's name in NATS monitoring; default bulwark. */
+  name: z
+    .string({ error: 'expected a connection name' })
+    .regex(/^[\x21-\x7e]{1,64}$/, 'expected 1 to 64 printable US-ASCII characters, no spaces')
+    .optional(),
+  /** TLS to NATS (always used when set, and with a tls:// URL). */
+  tls: z
+    .object(natsTlsShape, sectionError(natsTlsShape))
+    .strict()
+    .superRefine((tls, ctx) => {
+      if ((tls.certFile === undefined) !== (tls.keyFile === undefined)) {
+        const present = tls.certFile === undefined ? 'keyFile' : 'certFile';
+        const missing = tls.certFile === undefined ? 'certFile' : 'keyFile';
+        ctx.addIssue({
+          code: 'custom',
+          path: [present],
+          message: `set without ${missing}; a client certificate needs its key (give both or neither)`,
+        });
+      }
+    })
+    .optional(),
+  /** A NATS credentials file (user JWT and NKey seed), for NATS's decentralised auth. */
+  credsFile: filePath.optional(),
+};
+
+/** Live updates between server nodes: none configured = one node, an in-process bus. */
+export const eventsShape = {
+  nats: z.object(natsShape, sectionError(natsShape)).strict().optional(),
+};
+
 export const topShape = {
   dataDir: z
     .string({ error: 'expected a directory path' })
@@ -302,6 +364,7 @@ export const topShape = {
   init: z.object(initShape, sectionError(initShape)).strict().prefault({}),
   auth: z.object(authShape, sectionError(authShape)).strict().prefault({}),
   audit: z.object(auditShape, sectionError(auditShape)).strict().prefault({}),
+  events: z.object(eventsShape, sectionError(eventsShape)).strict().prefault({}),
 };
 
 export const configSchema = z.object(topShape, sectionError(topShape)).strict();
@@ -322,6 +385,9 @@ export const allowedKeysByPath: Readonly<Record<string, readonly string[]>> = {
   'auth.ldap': ['connectors'],
   'auth.passkeys': Object.keys(passkeysShape),
   audit: Object.keys(auditShape),
+  events: Object.keys(eventsShape),
+  'events.nats': Object.keys(natsShape),
+  'events.nats.tls': Object.keys(natsTlsShape),
 };
 
 function isPostgresUrl(value: string): boolean {

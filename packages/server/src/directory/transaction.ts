@@ -9,6 +9,8 @@ import { Storage } from '../storage/storage.ts';
 export interface DirectoryDeps {
   identity: () => IdentityContext;
   ledger: () => AuditLedger;
+  /** Live updates, called after the commit (never rejects); absent in tests that build routes alone. */
+  publish?: (projectId: string, event: object, opts?: { accessChanged?: boolean }) => Promise<void>;
 }
 
 export interface DirectoryTx {
@@ -38,7 +40,13 @@ export async function directoryChange<T>(
     return change({
       storage,
       record: async (event) => {
-        await ledger.append(trx, { ...event, actor, scope: { ...routeScope, ...event.scope } });
+        await ledger.append(trx, {
+          // The issue the request cites (validated by the guard), unless the event names its own.
+          issue: req.authz?.issue ?? null,
+          ...event,
+          actor,
+          scope: { ...routeScope, ...event.scope },
+        });
       },
     });
   });

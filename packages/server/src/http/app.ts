@@ -2,12 +2,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Server } from 'node:https';
 import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
+import websocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from 'fastify';
 import type { IdentityContext } from '../identity/context.ts';
 import { registerSysRoutes } from '../keys/routes.ts';
 import type { SealService } from '../keys/service.ts';
 import { type Action, actions, isAction, resourceParam } from '../policy/actions.ts';
 import { RequestGuard } from '../policy/request-guard.ts';
+import { hardFrameBytes } from '../realtime/hub.ts';
 import { handleError, toErrorBody } from './error-mapping.ts';
 import { createMetrics } from './metrics.ts';
 import './route-access.ts';
@@ -118,6 +120,12 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     referrerPolicy: { policy: 'no-referrer' },
     crossOriginResourcePolicy: { policy: 'same-origin' },
     crossOriginOpenerPolicy: { policy: 'same-origin' },
+  });
+
+  // Before the guard's hook: the plugin marks upgrade requests first, so the
+  // socket of an upgrade the guard refuses is closed after its HTTP answer.
+  await app.register(websocket, {
+    options: { maxPayload: hardFrameBytes, perMessageDeflate: false },
   });
 
   const guard = new RequestGuard({ seal: opts.seal, identity: opts.identity });

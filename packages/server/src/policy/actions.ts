@@ -25,7 +25,9 @@ export type ResourceKind =
   | 'group'
   | 'partner-link'
   | 'invitation'
-  | 'user';
+  | 'user'
+  | 'issue'
+  | 'column';
 
 /** The URL parameter naming each kind of resource; routes must use these names. */
 export const resourceParam: Record<Exclude<ResourceKind, 'none'>, string> = {
@@ -35,6 +37,8 @@ export const resourceParam: Record<Exclude<ResourceKind, 'none'>, string> = {
   'partner-link': 'linkId',
   invitation: 'invitationId',
   user: 'userId',
+  issue: 'issueId',
+  column: 'columnId',
 };
 
 export interface ActionSpec {
@@ -48,6 +52,12 @@ export interface ActionSpec {
   policyExempt?: boolean;
   /** Answered while sealed or uninitialised. */
   availableWhileSealed?: boolean;
+  /**
+   * A change inside a project: it may cite an issue of that project
+   * (`Bulwark-Issue: KEY-12`), and must when the project's policy says
+   * "issue link required".
+   */
+  projectChange?: boolean;
   summary: string;
 }
 
@@ -71,6 +81,8 @@ const projectAdmin = (r: Relation) =>
   orgAdmin(r) || (r.projectKind === 'internal' && projectAtLeast('admin')(r));
 const projectReader = either(projectAdmin, projectAtLeast('viewer'), (r) => r.partnerAdmin);
 const linkParty = (r: Relation) => projectAdmin(r) || r.partnerAdmin;
+/** Members edit (internal or external); viewers and partner admins only read. */
+const projectEditor = either(projectAdmin, projectAtLeast('member'));
 
 const a = (spec: ActionSpec) => spec;
 const open = (summary: string, extra: Partial<ActionSpec> = {}) =>
@@ -282,12 +294,14 @@ export const actions = {
     summary: "A project's provenance: its versions, each with the ledger entry that made it.",
   }),
   'project.update': a({
+    projectChange: true,
     authn: 'user',
     resource: 'project',
     allow: projectAdmin,
     summary: 'Rename or describe a project.',
   }),
   'project.archive': a({
+    projectChange: true,
     authn: 'user',
     resource: 'project',
     allow: either(orgAdmin, (r) => r.projectKind === 'internal' && projectAtLeast('owner')(r)),
@@ -301,6 +315,7 @@ export const actions = {
     summary: "A project's policy override and the effective policy.",
   }),
   'project.policy.update': a({
+    projectChange: true,
     authn: 'user',
     resource: 'project',
     allow: projectAdmin,
@@ -314,6 +329,7 @@ export const actions = {
     summary: "A project's members (people and groups).",
   }),
   'project.members.change': a({
+    projectChange: true,
     authn: 'user',
     resource: 'project',
     // The route narrows further: partner admins only for their own org's people.
@@ -327,6 +343,7 @@ export const actions = {
     summary: 'Leave a project.',
   }),
   'project.groups.change': a({
+    projectChange: true,
     authn: 'user',
     resource: 'project',
     allow: projectAdmin,
@@ -339,6 +356,7 @@ export const actions = {
     summary: "A project's partner-org links.",
   }),
   'project.partner-links.create': a({
+    projectChange: true,
     authn: 'user',
     resource: 'project',
     allow: projectAdmin,
@@ -352,6 +370,7 @@ export const actions = {
     summary: "A project's invitations.",
   }),
   'project.invitations.create': a({
+    projectChange: true,
     authn: 'user',
     resource: 'project',
     allow: projectAdmin,
@@ -367,6 +386,7 @@ export const actions = {
     summary: 'Accept a partner link (admins of the invited org).',
   }),
   'partner-link.end': a({
+    projectChange: true,
     authn: 'user',
     resource: 'partner-link',
     allow: linkParty,
@@ -374,6 +394,7 @@ export const actions = {
     summary: "End a partner link; the partner's people leave the project at once.",
   }),
   'invitation.revoke': a({
+    projectChange: true,
     authn: 'user',
     resource: 'invitation',
     allow: projectAdmin,
@@ -402,6 +423,58 @@ export const actions = {
     summary: 'Delete a group, or add or remove a member (a person or a group).',
   }),
   'directory.search': self('Search people the caller may see.'),
+
+  // --- the Kanban (viewers read, members edit, project admins configure) ------
+  'board.read': a({
+    authn: 'user',
+    resource: 'project',
+    allow: projectReader,
+    summary: 'The board, issue search and saved views of a project.',
+  }),
+  'board.write': a({
+    authn: 'user',
+    resource: 'project',
+    allow: projectEditor,
+    summary: 'Create issues, and apply queued offline operations.',
+  }),
+  'board.configure': a({
+    authn: 'user',
+    resource: 'project',
+    allow: projectAdmin,
+    projectChange: true,
+    summary: 'Add a board column.',
+  }),
+  'board.export': a({
+    authn: 'user',
+    resource: 'project',
+    allow: projectReader,
+    summary: "Export the board as JSON or CSV (where the project's policy allows export).",
+  }),
+  'board.views': a({
+    authn: 'user',
+    resource: 'project',
+    allow: projectReader,
+    summary: 'Save, list and delete one’s own views of a board.',
+  }),
+  'column.configure': a({
+    authn: 'user',
+    resource: 'column',
+    allow: projectAdmin,
+    projectChange: true,
+    summary: 'Rename, reorder, limit or delete a board column.',
+  }),
+  'issue.read': a({
+    authn: 'user',
+    resource: 'issue',
+    allow: projectReader,
+    summary: 'An issue, its comments, links and activity with ledger proofs.',
+  }),
+  'issue.write': a({
+    authn: 'user',
+    resource: 'issue',
+    allow: projectEditor,
+    summary: 'Edit, move, delete, comment on or link an issue.',
+  }),
   'realtime.connect': self(
     'Open the WebSocket for live updates; each subscription is authorized like a read of its project.',
   ),

@@ -28,6 +28,8 @@ export function visible(kind: ResourceKind, r: Relation): boolean {
     case 'project':
     case 'partner-link':
     case 'invitation':
+    case 'issue':
+    case 'column':
       return orgAdmin || r.projectRole !== null || r.partnerAdmin;
     case 'group':
       return r.orgRole !== null && r.orgRole !== 'guest';
@@ -55,6 +57,8 @@ export function decide(action: Action, relation: Relation): Decision {
 export interface Authorized {
   scope: Scope;
   relation: Relation;
+  /** The issue a project change cites (validated), for its ledger entry. */
+  issue: string | null;
 }
 
 /**
@@ -74,7 +78,7 @@ export async function authorize(
   const relation = await relationTo(storage, actor, scope);
   const decision = decide(action, relation);
   if (!decision.allow) throw new BulwarkError(decision.code, decision.message);
-  return { scope, relation };
+  return { scope, relation, issue: null };
 }
 
 function notFoundMessage(kind: ResourceKind): string {

@@ -110,6 +110,28 @@ export async function resolveScope(
         .executeTakeFirst();
       return i ? { ...none, orgId: i.org_id, projectId: i.project_id } : null;
     }
+    case 'issue': {
+      const i = await db
+        .selectFrom('issues')
+        .innerJoin('projects', 'projects.id', 'issues.project_id')
+        .select(['issues.id', 'projects.id as project_id', 'projects.org_id'])
+        .where('issues.id', '=', id)
+        .where('issues.deleted_at', 'is', null)
+        .where('projects.archived_at', 'is', null)
+        .executeTakeFirst();
+      return i ? { ...none, orgId: i.org_id, projectId: i.project_id } : null;
+    }
+    case 'column': {
+      const c = await db
+        .selectFrom('board_columns')
+        .innerJoin('projects', 'projects.id', 'board_columns.project_id')
+        .select(['board_columns.id', 'projects.id as project_id', 'projects.org_id'])
+        .where('board_columns.id', '=', id)
+        .where('board_columns.deleted_at', 'is', null)
+        .where('projects.archived_at', 'is', null)
+        .executeTakeFirst();
+      return c ? { ...none, orgId: c.org_id, projectId: c.project_id } : null;
+    }
     case 'user': {
       const u = await db
         .selectFrom('users')

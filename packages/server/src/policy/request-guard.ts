@@ -8,6 +8,7 @@ import { type Action, actions, resourceParam } from './actions.ts';
 import { type Authorized, authorize } from './authorize.ts';
 import { effectivePolicy } from './effective.ts';
 import { evaluateSession, type SessionVerdict } from './evaluate.ts';
+import { ISSUE_HEADER, resolveIssueLink } from './issue-link.ts';
 import { PolicyStore } from './policy-store.ts';
 
 declare module 'fastify' {
@@ -19,7 +20,8 @@ declare module 'fastify' {
   }
 }
 
-function sessionFacts(actor: Actor, source: string) {
+/** What the policies know of a session (the guard, and the live-updates re-checks). */
+export function sessionFacts(actor: Actor, source: string) {
   return {
     methods: actor.methods,
     passkeyAaguid: actor.passkeyAaguid,
@@ -101,6 +103,17 @@ export class RequestGuard {
       const audience = internal ? effective.internal : effective.external;
       const verdict = evaluateSession(audience, session, now, 'project');
       if (!verdict.ok) await this.#refuse(actor, verdict);
+      if (spec.projectChange) {
+        const header = req.headers[ISSUE_HEADER];
+        authorized.issue = await resolveIssueLink(
+          identity.storage,
+          scope.projectId,
+          Array.isArray(header) ? header[0] : header,
+        );
+        if (authorized.issue === null && effective.issueLinkRequired) {
+          throw new BulwarkError('issue_link_required');
+        }
+      }
     }
     req.actor = actor;
     req.authz = authorized;

@@ -215,4 +215,74 @@ export interface Tables {
     used_at: string | null;
     revoked_at: string | null;
   };
+  board_columns: {
+    id: string;
+    project_id: string;
+    name_enc: string;
+    rank: string;
+    wip_limit: number | null;
+    created_at: string;
+    updated_at: string;
+    deleted_at: string | null;
+  };
+  issue_counters: { project_id: string; next_number: number };
+  issues: {
+    id: string;
+    project_id: string;
+    number: number;
+    title_enc: string;
+    description_enc: string | null;
+    status: string;
+    rank: string;
+    priority: string;
+    labels_enc: string;
+    assignees: string;
+    due_date: string | null;
+    estimate: number | null;
+    checklist_enc: string;
+    /** JSON: field group → HLC of the write that set it (last writer wins). */
+    clocks: string;
+    created_by: string;
+    created_at: string;
+    updated_at: string;
+    deleted_at: string | null;
+  };
+  issue_comments: {
+    id: string;
+    issue_id: string;
+    author_id: string;
+    body_enc: string;
+    mentions: string;
+    created_at: string;
+  };
+  issue_links: {
+    id: string;
+    project_id: string;
+    from_issue: string;
+    to_issue: string;
+    kind: 'blocks' | 'relates' | 'duplicates';
+    created_by: string;
+    created_at: string;
+  };
+  issue_history: {
+    id: string;
+    issue_id: string;
+    field: string;
+    value_enc: string;
+    hlc: string;
+    op_id: string;
+    actor_id: string;
+    outcome: 'applied' | 'lost';
+    lost_to: string | null;
+    created_at: string;
+  };
+  kanban_ops: { op_key: string; project_id: string; result: string; applied_at: string };
+  saved_views: {
+    id: string;
+    user_id: string;
+    project_id: string;
+    name_enc: string;
+    filter_enc: string;
+    created_at: string;
+  };
 }

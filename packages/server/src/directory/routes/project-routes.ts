@@ -80,6 +80,9 @@ export async function projectAdmins(storage: Storage, projectId: string): Promis
 export function registerProjectRoutes(deps: DirectoryDeps) {
   const storage = () => deps.identity().storage;
   const now = () => deps.identity().clock.now();
+  /** Live updates, after the commit: ids and what changed, never the new values. */
+  const announce = (projectId: string, event: object, accessChanged = false) =>
+    deps.publish?.(projectId, event, { accessChanged });
 
   const lastOwnerGuard = async (s: Storage, projectId: string, userId: string) => {
     const members = await new MemberStore(s).list(projectId);
@@ -142,7 +145,7 @@ export function registerProjectRoutes(deps: DirectoryDeps) {
     app.patch('/v1/projects/:projectId', { config: { action: 'project.update' } }, async (req) => {
       const change = updateBody.parse(req.body);
       const id = scopeProject(req);
-      return directoryChange(deps, req, async (tx) => {
+      const updated = await directoryChange(deps, req, async (tx) => {
         const projects = new ProjectStore(tx.storage);
         const before = await projects.get(id);
         await projects.update(id, change, now());
@@ -155,6 +158,8 @@ export function registerProjectRoutes(deps: DirectoryDeps) {
         });
         return { project: after };
       });
+      await announce(id, { type: 'project.updated', fields: Object.keys(change) });
+      return updated;
     });
 
     app.delete(
@@ -166,6 +171,7 @@ export function registerProjectRoutes(deps: DirectoryDeps) {
           await new ProjectStore(tx.storage).archive(id, now());
           await tx.record({ action: 'project.archive', target: { type: 'project', id } });
         });
+        await announce(id, { type: 'project.archived' }, true);
         return reply.status(204).send();
       },
     );
@@ -240,7 +246,7 @@ export function registerProjectRoutes(deps: DirectoryDeps) {
       async (req) => {
         const { userId } = memberParams.parse(req.params);
         const { role } = roleBody.parse(req.body);
-        return directoryChange(deps, req, async (tx) => {
+        const changed = await directoryChange(deps, req, async (tx) => {
           const how = await memberChangeRoute(req, tx.storage, userId);
           if (roleRank[role] > roleRank[how.maxRole]) {
             throw new BulwarkError(
@@ -275,6 +281,8 @@ export function registerProjectRoutes(deps: DirectoryDeps) {
           });
           return { member: after };
         });
+        await announce(scopeProject(req), { type: 'member.changed', user: userId });
+        return changed;
       },
     );
 
@@ -297,6 +305,7 @@ export function registerProjectRoutes(deps: DirectoryDeps) {
             before,
           });
         });
+        await announce(scopeProject(req), { type: 'member.changed', user: userId }, true);
         return reply.status(204).send();
       },
     );
@@ -323,6 +332,7 @@ export function registerProjectRoutes(deps: DirectoryDeps) {
             before,
           });
         });
+        await announce(projectId, { type: 'member.changed', user: userId }, true);
         return reply.status(204).send();
       },
     );
@@ -334,7 +344,7 @@ export function registerProjectRoutes(deps: DirectoryDeps) {
         const { groupId } = groupParams.parse(req.params);
         const { role } = roleBody.parse(req.body);
         const projectId = scopeProject(req);
-        return directoryChange(deps, req, async (tx) => {
+        const put = await directoryChange(deps, req, async (tx) => {
           const group = await new GroupStore(tx.storage).get(groupId);
           if (!group || group.orgId !== authzOf(req).scope.orgId) {
             throw new BulwarkError('not_found', 'No such group in this project’s org.');
@@ -356,6 +366,8 @@ export function registerProjectRoutes(deps: DirectoryDeps) {
           });
           return { group: { groupId, role } };
         });
+        await announce(projectId, { type: 'member.changed', group: groupId });
+        return put;
       },
     );
 
@@ -374,6 +386,7 @@ export function registerProjectRoutes(deps: DirectoryDeps) {
             target: { type: 'project-group', id: `${projectId}/${groupId}` },
           });
         });
+        await announce(projectId, { type: 'member.changed', group: groupId }, true);
         return reply.status(204).send();
       },
     );

@@ -136,8 +136,12 @@ export class SessionService {
     return { token, session: this.#info(row, id) };
   }
 
-  /** The actor behind a token, or null (unknown, revoked, expired, or the account is disabled). */
-  async authenticate(token: string): Promise<Actor | null> {
+  /**
+   * The actor behind a token, or null (unknown, revoked, expired, or the account is disabled).
+   * `touch: false` checks without sliding the idle expiry: an open live-updates socket
+   * re-checks its session, and must not keep an unattended session alive.
+   */
+  async authenticate(token: string, opts: { touch?: boolean } = {}): Promise<Actor | null> {
     if (!/^bws_[A-Za-z0-9_-]{43}$/.test(token)) return null;
     const row = await this.#store.byTokenHash(this.#hasher.hash('session', token));
     if (!row || row.revoked_at !== null) return null;
@@ -146,7 +150,7 @@ export class SessionService {
     if (row.idle_expires_at <= nowIso || row.absolute_expires_at <= nowIso) return null;
     const user = await this.#users.get(row.user_id);
     if (user?.status !== 'active') return null;
-    if (now.getTime() - Date.parse(row.last_seen_at) >= TOUCH_EVERY_MS) {
+    if (opts.touch !== false && now.getTime() - Date.parse(row.last_seen_at) >= TOUCH_EVERY_MS) {
       await this.#store.touch(row.id, nowIso, this.#idleExpiry(now));
     }
     return {
