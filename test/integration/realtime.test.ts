@@ -161,6 +161,25 @@ describe('live updates (GET /v1/ws)', () => {
     );
   });
 
+  it('a move on the board reaches every watcher of the project within a second', async (t) => {
+    const { server, world } = await ready(t);
+    const watcher = await socketOf(t, server, world, 'internalViewer');
+    assert.equal((await subscribe(watcher, world.apollo)).type, 'subscribed');
+    const board = (await world.call('internalMember', `/v1/projects/${world.apollo}/board`))
+      .json as {
+      columns: { id: string }[];
+    };
+    const started = Date.now();
+    const moved = await world.call('internalMember', `/v1/issues/${world.issue}/move`, {
+      method: 'POST',
+      body: { status: board.columns[1]?.id, after: null },
+    });
+    assert.equal(moved.status, 200, moved.body);
+    const frame = await watcher.next(isEvent(world.apollo, 'issues.changed'), 1000);
+    assert.deepEqual((frame.event as { issues: string[] }).issues, [world.issue]);
+    assert.ok(Date.now() - started < 1000);
+  });
+
   it('a member removed through the API stops at once; the others hear of the change', async (t) => {
     const { server, world } = await ready(t);
     const viewer = await socketOf(t, server, world, 'internalViewer');
