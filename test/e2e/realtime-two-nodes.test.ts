@@ -123,6 +123,34 @@ it('a change on node 1 reaches a socket on node 2 (and node 1) within 1 s', asyn
   }
   // Ids and field names only: the new name (content, encrypted at rest) never travels.
   assert.ok(!JSON.stringify(onNode2).includes('Apollo 11'));
+
+  // A card created and moved on node 2 is seen by the socket on node 1.
+  const made = await call(node2, `/v1/projects/${projectId}/issues`, {
+    method: 'POST',
+    headers,
+    body: { set: { title: 'Cross-node card' } },
+  });
+  assert.equal(made.status, 201, made.body);
+  const issueId = (made.json as { issue: { id: string } }).issue.id;
+  const board = await call(node2, `/v1/projects/${projectId}/board`, { headers });
+  const doing = (board.json as { columns: { id: string }[] }).columns[1]?.id;
+  const from = sockets[1]?.frames.length ?? 0;
+  const moved = await call(node2, `/v1/issues/${issueId}/move`, {
+    method: 'POST',
+    headers,
+    body: { status: doing, after: null },
+  });
+  assert.equal(moved.status, 200, moved.body);
+  const movedAt = Date.now();
+  const seen = await sockets[1]?.next(
+    (f) =>
+      f.type === 'event' && f.project === projectId && JSON.stringify(f.event).includes(issueId),
+    1000,
+    from,
+  );
+  assert.ok(seen, 'the move reached node 1');
+  assert.ok(Date.now() - movedAt < 1000, 'within 1 s');
+  assert.ok(!JSON.stringify(seen).includes('Cross-node card'), 'no content on the bus');
 });
 
 it('a node that cannot reach NATS refuses to start, naming the URL', async (t) => {
