@@ -504,12 +504,7 @@ export function registerKanbanRoutes(deps: KanbanDeps) {
         );
         await deps.ledger().record({
           action: 'board.export',
-          actor: {
-            kind: 'user',
-            userId: actorOf(req).userId,
-            sessionId: actorOf(req).sessionId,
-            channel: 'api',
-          },
+          actor: auditActor(req),
           target: { type: 'project', id: projectId },
           scope: { orgId: authzOf(req).scope.orgId, projectId },
           after: { format, issues: issues.length },

@@ -33,19 +33,6 @@ export interface OpContext {
   now: Date;
 }
 
-const groupOfField: Record<string, FieldGroup> = {
-  title: 'title',
-  description: 'description',
-  status: 'position',
-  rank: 'position',
-  priority: 'priority',
-  labels: 'labels',
-  assignees: 'assignees',
-  dueDate: 'dueDate',
-  estimate: 'estimate',
-  checklist: 'checklist',
-};
-
 /** A card as clients (and the ledger's digests) see it: its clocks let an offline client merge. */
 export function publicIssue(issue: Issue): Issue {
   return issue;
@@ -355,7 +342,7 @@ function mergeInto(
 function registersOf(issue: Issue | null): Registers {
   if (!issue) return {};
   const registers: Record<string, unknown> = {};
-  const valueOf: Record<FieldGroup, unknown> = {
+  const current: Record<FieldGroup, unknown> = {
     title: issue.title,
     description: issue.description,
     position: { status: issue.status, rank: issue.rank },
@@ -368,8 +355,8 @@ function registersOf(issue: Issue | null): Registers {
   };
   // A value with no stamp (imported, or from before stamps) counts as written at the epoch: any real edit wins.
   const baseline = { hlc: formatHlc(createHlc(0, 0, 'server')), opId: 'baseline' };
-  for (const group of Object.keys(valueOf) as FieldGroup[]) {
-    registers[group] = { value: valueOf[group], ...(issue.clocks[group] ?? baseline) };
+  for (const group of Object.keys(current) as FieldGroup[]) {
+    registers[group] = { value: current[group], ...(issue.clocks[group] ?? baseline) };
   }
   return registers as Registers;
 }
