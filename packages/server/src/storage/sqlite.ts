@@ -81,3 +81,45 @@ export function mapSqliteError(err: unknown, path: string): unknown {
   }
   return err;
 }
+
+/**
+ * The connection as Kysely sees it, with prepared statements reused by SQL
+ * text. Kysely prepares a statement for every query; each holds native
+ * memory the JavaScript collector does not count, so a long run of queries
+ * (a million ledger appends) grew the process by gigabytes before the
+ * collector finalized them. A bounded cache keeps the set of statements
+ * small and saves re-preparing the same few queries. Safe on one
+ * connection: Kysely runs one query at a time and each completes at once.
+ */
+export function withStatementCache(db: Database.Database, size = 512): Database.Database {
+  const cache = new Map<string, Database.Statement>();
+  const prepare = (source: string): Database.Statement => {
+    const cached = cache.get(source);
+    if (cached) {
+      // Most recently used last, so the oldest is the first key.
+      cache.delete(source);
+      cache.set(source, cached);
+      return cached;
+    }
+    const statement = db.prepare(source);
+    cache.set(source, statement);
+    if (cache.size > size) {
+      const oldest = cache.keys().next().value;
+      if (oldest !== undefined) cache.delete(oldest);
+    }
+    return statement;
+  };
+  return new Proxy(db, {
+    get(target, property, receiver) {
+      if (property === 'prepare') return prepare;
+      if (property === 'close') {
+        return () => {
+          cache.clear();
+          return target.close();
+        };
+      }
+      const value: unknown = Reflect.get(target, property, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}

@@ -10,7 +10,7 @@ import type { RootKey } from '../keys/root-key.ts';
 import { FieldCipher } from './field-cipher.ts';
 import { openPostgresPool, quoteIdent } from './postgres.ts';
 import type { Tables } from './schema.ts';
-import { mapSqliteError, openSqlCipher } from './sqlite.ts';
+import { mapSqliteError, openSqlCipher, withStatementCache } from './sqlite.ts';
 
 export type StorageConfig =
   | { backend: 'sqlite'; path: string }
@@ -150,7 +150,9 @@ async function connect(
       try {
         const database = openSqlCipher(cfg.path, key, opts);
         return new Storage(
-          new Kysely<Tables>({ dialect: new SqliteDialect({ database }) }),
+          new Kysely<Tables>({
+            dialect: new SqliteDialect({ database: withStatementCache(database) }),
+          }),
           'sqlite',
           fields,
         );
