@@ -15,7 +15,7 @@ import type { AuditLedger } from '../../audit/ledger/ledger.ts';
 import type { App } from '../../http/app.ts';
 import type { Action } from '../../policy/actions.ts';
 import { PolicyStore } from '../../policy/policy-store.ts';
-import { homePolicyVerdict } from '../../policy/request-guard.ts';
+import { homePolicyVerdict } from '../../policy/standing.ts';
 import { actorOf, auditActor, sourceOf } from '../actor.ts';
 import type { IdentityContext } from '../context.ts';
 import { clearSessionCookie, setSessionCookie } from '../session-cookie.ts';
