@@ -210,21 +210,7 @@ async function createIssue(
   };
   await issues.insert(issue);
   const history = new HistoryStore(ctx.storage);
-  for (const field of record.applied) {
-    await history.add(
-      issue.id,
-      {
-        field,
-        value: issue[field as keyof Issue],
-        hlc: stamp,
-        opId,
-        actorId: ctx.actorId,
-        outcome: 'applied',
-        lostTo: null,
-      },
-      ctx.now,
-    );
-  }
+  await recordApplied(ctx, history, issue, record.applied, stamp, opId);
   await ctx.record({
     action: 'issue.create',
     target: { type: 'issue', id: issue.id },
@@ -252,21 +238,7 @@ async function updateIssue(
     updatedAt: ctx.now.toISOString(),
   };
   const history = new HistoryStore(ctx.storage);
-  for (const field of merged.applied) {
-    await history.add(
-      issueId,
-      {
-        field,
-        value: after[field as keyof Issue],
-        hlc: stamp,
-        opId,
-        actorId: ctx.actorId,
-        outcome: 'applied',
-        lostTo: null,
-      },
-      ctx.now,
-    );
-  }
+  await recordApplied(ctx, history, after, merged.applied, stamp, opId);
   // Every losing value stays in the history; this op's own losses go back to its author.
   const mine: unknown[] = [];
   for (const lost of merged.lost) {
@@ -305,6 +277,32 @@ async function updateIssue(
     ...(mine.length > 0 ? { conflicts: mine } : {}),
     ...(merged.applied.includes('status') ? await wipWarnings(ctx, after.status) : {}),
   };
+}
+
+/** The history rows of the fields an operation set (their new values). */
+async function recordApplied(
+  ctx: OpContext,
+  history: HistoryStore,
+  issue: Issue,
+  fields: readonly string[],
+  stamp: string,
+  opId: string,
+): Promise<void> {
+  for (const field of fields) {
+    await history.add(
+      issue.id,
+      {
+        field,
+        value: issue[field as keyof Issue],
+        hlc: stamp,
+        opId,
+        actorId: ctx.actorId,
+        outcome: 'applied',
+        lostTo: null,
+      },
+      ctx.now,
+    );
+  }
 }
 
 /** Runs the merge model on one issue: the stored values with their stamps, plus this op. */
