@@ -134,6 +134,11 @@ it('a change on node 1 reaches a socket on node 2 (and node 1) within 1 s', asyn
   const issueId = (made.json as { issue: { id: string } }).issue.id;
   const board = await call(node2, `/v1/projects/${projectId}/board`, { headers });
   const doing = (board.json as { columns: { id: string }[] }).columns[1]?.id;
+  // Node 1 reads (and keeps) the board before the move.
+  type Board = { columns: { id: string; issues: { id: string }[] }[] };
+  const columnOf = (b: Board) => b.columns.find((c) => c.issues.some((i) => i.id === issueId))?.id;
+  const before = (await call(node1, `/v1/projects/${projectId}/board`, { headers })).json as Board;
+  assert.notEqual(columnOf(before), doing);
   const from = sockets[1]?.frames.length ?? 0;
   const moved = await call(node2, `/v1/issues/${issueId}/move`, {
     method: 'POST',
@@ -151,6 +156,9 @@ it('a change on node 1 reaches a socket on node 2 (and node 1) within 1 s', asyn
   assert.ok(seen, 'the move reached node 1');
   assert.ok(Date.now() - movedAt < 1000, 'within 1 s');
   assert.ok(!JSON.stringify(seen).includes('Cross-node card'), 'no content on the bus');
+  // And node 1's board shows the move: what a node keeps is checked against the shared database.
+  const after = (await call(node1, `/v1/projects/${projectId}/board`, { headers })).json as Board;
+  assert.equal(columnOf(after), doing);
 });
 
 it('a node that cannot reach NATS refuses to start, naming the URL', async (t) => {

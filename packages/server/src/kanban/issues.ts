@@ -35,6 +35,15 @@ export interface Issue {
 
 type IssueRow = Selectable<Tables['issues']>;
 
+/**
+ * Decrypted boards, per storage (an unseal opens a new one, so nothing
+ * outlives a seal) and project, valid while the project's issue version
+ * holds. Reading a board decrypts every card; a board of thousands read
+ * on every refresh would otherwise spend its time in AES-GCM.
+ */
+const boards = new WeakMap<object, Map<string, { version: number; issues: readonly Issue[] }>>();
+const BOARDS_PER_STORAGE = 256;
+
 /** Issues at rest: what people wrote (title, description, labels, checklist) is encrypted. */
 export class IssueStore {
   readonly #storage: Storage;
@@ -70,6 +79,7 @@ export class IssueStore {
 
   async insert(issue: Issue): Promise<void> {
     await this.#storage.db.insertInto('issues').values(this.#encode(issue)).execute();
+    await this.#bump(issue.projectId);
   }
 
   async save(issue: Issue): Promise<void> {
@@ -77,14 +87,17 @@ export class IssueStore {
     // Identity and provenance columns never change after insert.
     const { id, project_id: _p, number: _n, created_by: _b, created_at: _c, ...changed } = row;
     await this.#storage.db.updateTable('issues').set(changed).where('id', '=', id).execute();
+    await this.#bump(issue.projectId);
   }
 
   async softDelete(id: string, now: Date): Promise<void> {
-    await this.#storage.db
+    const row = await this.#storage.db
       .updateTable('issues')
       .set({ deleted_at: now.toISOString(), updated_at: now.toISOString() })
       .where('id', '=', id)
-      .execute();
+      .returning('project_id')
+      .executeTakeFirst();
+    if (row) await this.#bump(row.project_id);
   }
 
   /** An issue (deleted ones only when asked: an offline edit may arrive after a delete). */
@@ -124,13 +137,46 @@ export class IssueStore {
 
   /** Every live issue of a project (filters run on the decrypted fields: the text is encrypted at rest). */
   async all(projectId: string, projectKey: string): Promise<Issue[]> {
+    const version = await this.#version(projectId);
+    const cache = boards.get(this.#cacheKey()) ?? new Map();
+    const hit = cache.get(projectId);
+    if (hit && hit.version === version) return [...hit.issues];
     const rows = await this.#storage.db
       .selectFrom('issues')
       .selectAll()
       .where('project_id', '=', projectId)
       .where('deleted_at', 'is', null)
       .execute();
-    return rows.map((r) => this.#decode(r, projectKey));
+    const issues = rows.map((r) => this.#decode(r, projectKey));
+    // Read the version first and the rows after: a board cached under a version is never older than it.
+    cache.delete(projectId);
+    cache.set(projectId, { version, issues });
+    if (cache.size > BOARDS_PER_STORAGE) cache.delete(cache.keys().next().value as string);
+    boards.set(this.#cacheKey(), cache);
+    return [...issues];
+  }
+
+  async #version(projectId: string): Promise<number> {
+    const row = await this.#storage.db
+      .selectFrom('issue_counters')
+      .select('version')
+      .where('project_id', '=', projectId)
+      .executeTakeFirst();
+    return Number(row?.version ?? 0);
+  }
+
+  /** Marks the project's board changed (in the caller's transaction). */
+  async #bump(projectId: string): Promise<void> {
+    await this.#storage.db
+      .updateTable('issue_counters')
+      .set((eb) => ({ version: eb('version', '+', 1) }))
+      .where('project_id', '=', projectId)
+      .execute();
+  }
+
+  /** The cache belongs to the open database (a transaction's storage shares its fields). */
+  #cacheKey(): object {
+    return this.#storage.fields;
   }
 
   async countIn(columnId: string): Promise<number> {

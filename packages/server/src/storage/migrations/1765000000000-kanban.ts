@@ -29,6 +29,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .createTable('issue_counters')
     .addColumn('project_id', 'text', (c) => c.primaryKey().references('projects.id'))
     .addColumn('next_number', 'integer', (c) => c.notNull())
+    // Bumped by every change to the project's issues: readers keep decrypted boards while it holds.
+    .addColumn('version', 'integer', (c) => c.notNull().defaultTo(0))
     .execute();
 
   await db.schema
