@@ -1,7 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import type { Selectable } from 'kysely';
 import type { Tables } from '../storage/schema.ts';
 import type { Storage } from '../storage/storage.ts';
 import type { ChecklistItem, FieldGroup } from './model/fields.ts';
+import { compareCards } from './model/rank.ts';
 
 /** The priority levels a board offers (the merge model treats a priority as an opaque id). */
 export const priorities = ['low', 'medium', 'high', 'urgent'] as const;
@@ -41,7 +43,7 @@ type IssueRow = Selectable<Tables['issues']>;
  * holds. Reading a board decrypts every card; a board of thousands read
  * on every refresh would otherwise spend its time in AES-GCM.
  */
-const boards = new WeakMap<object, Map<string, { version: number; issues: readonly Issue[] }>>();
+const boards = new WeakMap<object, Map<string, { version: string; issues: readonly Issue[] }>>();
 const BOARDS_PER_STORAGE = 256;
 
 /** Issues at rest: what people wrote (title, description, labels, checklist) is encrypted. */
@@ -79,7 +81,7 @@ export class IssueStore {
 
   async insert(issue: Issue): Promise<void> {
     await this.#storage.db.insertInto('issues').values(this.#encode(issue)).execute();
-    await this.#bump(issue.projectId);
+    await this.#bump(issue.projectId, (issues) => [...issues, issue]);
   }
 
   async save(issue: Issue): Promise<void> {
@@ -87,7 +89,7 @@ export class IssueStore {
     // Identity and provenance columns never change after insert.
     const { id, project_id: _p, number: _n, created_by: _b, created_at: _c, ...changed } = row;
     await this.#storage.db.updateTable('issues').set(changed).where('id', '=', id).execute();
-    await this.#bump(issue.projectId);
+    await this.#bump(issue.projectId, (issues) => issues.map((i) => (i.id === id ? issue : i)));
   }
 
   async softDelete(id: string, now: Date): Promise<void> {
@@ -97,7 +99,7 @@ export class IssueStore {
       .where('id', '=', id)
       .returning('project_id')
       .executeTakeFirst();
-    if (row) await this.#bump(row.project_id);
+    if (row) await this.#bump(row.project_id, (issues) => issues.filter((i) => i.id !== id));
   }
 
   /** An issue (deleted ones only when asked: an offline edit may arrive after a delete). */
@@ -156,27 +158,51 @@ export class IssueStore {
     return [...issues];
   }
 
-  async #version(projectId: string): Promise<number> {
+  async #version(projectId: string): Promise<string> {
     const row = await this.#storage.db
       .selectFrom('issue_counters')
       .select('version')
       .where('project_id', '=', projectId)
       .executeTakeFirst();
-    return Number(row?.version ?? 0);
+    return row?.version ?? '';
   }
 
-  /** Marks the project's board changed (in the caller's transaction). */
-  async #bump(projectId: string): Promise<void> {
+  /**
+   * Marks the project's board changed (in the caller's transaction) and
+   * carries a kept board along: the new token is ours alone, so if this
+   * transaction rolls back, or another node writes too, the tokens differ
+   * and the next read decrypts afresh.
+   */
+  async #bump(projectId: string, change: (issues: readonly Issue[]) => Issue[]): Promise<void> {
+    const before = await this.#version(projectId);
+    const version = randomUUID();
     await this.#storage.db
       .updateTable('issue_counters')
-      .set((eb) => ({ version: eb('version', '+', 1) }))
+      .set({ version })
       .where('project_id', '=', projectId)
       .execute();
+    const cache = boards.get(this.#cacheKey());
+    const kept = cache?.get(projectId);
+    if (cache && kept) {
+      if (kept.version === before) cache.set(projectId, { version, issues: change(kept.issues) });
+      else cache.delete(projectId);
+    }
   }
 
   /** The cache belongs to the open database (a transaction's storage shares its fields). */
   #cacheKey(): object {
     return this.#storage.fields;
+  }
+
+  /** The cards of a column in board order, ids and ranks only (no decryption). */
+  async positions(columnId: string): Promise<{ id: string; rank: string }[]> {
+    const rows = await this.#storage.db
+      .selectFrom('issues')
+      .select(['id', 'rank'])
+      .where('status', '=', columnId)
+      .where('deleted_at', 'is', null)
+      .execute();
+    return rows.sort(compareCards);
   }
 
   async countIn(columnId: string): Promise<number> {

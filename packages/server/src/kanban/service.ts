@@ -184,12 +184,8 @@ async function createIssue(
   // A card without a position goes to the bottom of the first column.
   if (wanted.status === undefined && wanted.rank === undefined) {
     wanted.status = first.id;
-    const last = (await issues.all(ctx.projectId, ctx.projectKey))
-      .filter((i) => i.status === first.id)
-      .map((i) => i.rank)
-      .sort()
-      .at(-1);
-    wanted.rank = rankBetween(last ?? null, null);
+    const last = (await issues.positions(first.id)).at(-1);
+    wanted.rank = rankBetween(last?.rank ?? null, null);
   }
   if (typeof wanted.title !== 'string' || wanted.title.trim() === '') {
     throw new BulwarkError('bad_request', 'title: a new issue needs a title.');

@@ -225,7 +225,7 @@ export interface Tables {
     updated_at: string;
     deleted_at: string | null;
   };
-  issue_counters: { project_id: string; next_number: number; version: Generated<number> };
+  issue_counters: { project_id: string; next_number: number; version: Generated<string> };
   issues: {
     id: string;
     project_id: string;

@@ -46,9 +46,9 @@ export function registerIssueRoutes(ctx: KanbanContext) {
       async (req, reply) => {
         const body = s.moveBody.parse(req.body);
         const { projectId, issueId } = issueScope(req);
-        const cards = (await new IssueStore(storage()).all(projectId, await projectKey(projectId)))
-          .filter((i) => i.status === body.status && i.id !== issueId)
-          .sort(compareCards);
+        const cards = (await new IssueStore(storage()).positions(body.status)).filter(
+          (c) => c.id !== issueId,
+        );
         const at = body.after === null ? -1 : cards.findIndex((c) => c.id === body.after);
         if (body.after !== null && at === -1) {
           throw new BulwarkError('bad_request', 'after: that card is not in the target column.');

@@ -29,8 +29,9 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .createTable('issue_counters')
     .addColumn('project_id', 'text', (c) => c.primaryKey().references('projects.id'))
     .addColumn('next_number', 'integer', (c) => c.notNull())
-    // Bumped by every change to the project's issues: readers keep decrypted boards while it holds.
-    .addColumn('version', 'integer', (c) => c.notNull().defaultTo(0))
+    // A fresh random token at every change to the project's issues: readers keep
+    // decrypted boards while it holds (random, so no two writers can agree on one by chance).
+    .addColumn('version', 'text', (c) => c.notNull().defaultTo(''))
     .execute();
 
   await db.schema
