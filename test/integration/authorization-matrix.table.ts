@@ -151,6 +151,31 @@ export const matrix: Record<string, string> = {
   // to upgrade, 400); each subscription is then authorized as project.read (realtime.test.ts)
   'GET /v1/ws': 'U U A A A A A A A A',
 
+  // messaging: one's own devices (another's answers 404 from the route); org admins verify
+  // their people's devices; conversations are read by the project's readers, and the
+  // Delivery Service decides what a device may do in one (docs/messaging.md)
+  'POST /v1/messaging/devices': 'U U A A A A A A A A',
+  'GET /v1/messaging/devices': 'U U A A A A A A A A',
+  'POST /v1/messaging/devices/:deviceId/challenge': 'U U A A A A A A A A',
+  'POST /v1/messaging/devices/:deviceId/bind': 'U U A A A A A A A A',
+  'POST /v1/messaging/devices/:deviceId/verify': 'U U A A A A A A A A',
+  'DELETE /v1/messaging/devices/:deviceId': 'U U A A A A A A A A',
+  'POST /v1/messaging/devices/:deviceId/key-packages': 'U U A A A A A A A A',
+  'GET /v1/messaging/devices/:deviceId/key-packages': 'U U A A A A A A A A',
+  'POST /v1/orgs/:orgId/devices/:deviceId/verify': 'U U A A F F F F N F',
+  'GET /v1/messaging/conversations': 'U U A A A A A A A A',
+  'GET /v1/messaging/ws': 'U U A A A A A A A A',
+  'POST /v1/projects/:projectId/conversations': 'U U A A A A A A N N',
+  'GET /v1/projects/:projectId/conversations': 'U U A A A A A A N N',
+  'GET /v1/conversations/:conversationId': 'U U A A A A A A N N',
+  'POST /v1/conversations/:conversationId/group': 'U U A A A A A A N N',
+  'POST /v1/conversations/:conversationId/key-packages/claim': 'U U A A A A A A N N',
+  'POST /v1/conversations/:conversationId/commits': 'U U A A A A A A N N',
+  'POST /v1/conversations/:conversationId/messages': 'U U A A A F A A N N',
+  'GET /v1/conversations/:conversationId/messages': 'U U A A A A A A N N',
+  'POST /v1/conversations/:conversationId/attachments': 'U U A A A A A A N N',
+  'GET /v1/conversations/:conversationId/attachments/:attachmentId': 'U U A A A A A A N N',
+
   // the Kanban: viewers and partner admins read, members edit, project admins configure
   'GET /v1/projects/:projectId/board': 'U U A A A A A A N N',
   'GET /v1/projects/:projectId/issues': 'U U A A A A A A N N',

@@ -27,6 +27,14 @@ const notChanges = new Set([
   // A pending TOTP secret signs in nothing until confirmed; the confirmation is recorded.
   'POST /v1/me/totp',
   'POST /v1/audit/checkpoint',
+  // Messaging plumbing: challenges, bindings and key packages are no change to the directory;
+  // messages and attachments are ciphertext (the ledger records devices and rosters).
+  'POST /v1/messaging/devices/:deviceId/challenge',
+  'POST /v1/messaging/devices/:deviceId/bind',
+  'POST /v1/messaging/devices/:deviceId/key-packages',
+  'POST /v1/conversations/:conversationId/key-packages/claim',
+  'POST /v1/conversations/:conversationId/messages',
+  'POST /v1/conversations/:conversationId/attachments',
 ]);
 
 async function ledgerSize(server: TestServer): Promise<number> {
@@ -38,7 +46,8 @@ async function ledgerSize(server: TestServer): Promise<number> {
   return Number(row.n);
 }
 
-const guardNotFound = /^No such (org|project|group|partner link|invitation|user|issue|column)\.$/;
+const guardNotFound =
+  /^No such (org|project|group|partner link|invitation|user|issue|column|conversation)\.$/;
 
 function errorOf(answer: Answer): { code?: string; message?: string } {
   try {
@@ -70,6 +79,9 @@ function pathFor(url: string, world: World): string {
     .replace(':userId', world.people.internalMember.id)
     .replace(':issueId', world.issue)
     .replace(':columnId', world.column)
+    .replace(':conversationId', world.conversation)
+    .replace(':deviceId', randomUUID())
+    .replace(':attachmentId', randomUUID())
     .replace(':groupId', world.group)
     .replace(':linkId', world.link)
     .replace(':invitationId', world.invitation)

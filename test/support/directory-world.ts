@@ -8,6 +8,7 @@ import { PasskeyStore } from '../../packages/server/src/identity/passkeys/store.
 import type { OrgRole } from '../../packages/server/src/identity/user-store.ts';
 import { ColumnStore } from '../../packages/server/src/kanban/columns.ts';
 import { IssueStore } from '../../packages/server/src/kanban/issues.ts';
+import { ConversationStore } from '../../packages/server/src/messaging/conversations.ts';
 import type { ProjectRole } from '../../packages/server/src/policy/relation.ts';
 import type { Answer } from './https.ts';
 import type { TestServer } from './server.ts';
@@ -50,6 +51,8 @@ export interface World {
   /** An issue on Apollo's board (APOLLO-1), and an empty column of it. */
   issue: string;
   column: string;
+  /** A channel of Apollo (no MLS group yet). */
+  conversation: string;
   people: Record<Persona, Person>;
   call(
     who: Persona,
@@ -167,6 +170,18 @@ export async function buildWorld(server: TestServer): Promise<World> {
     updatedAt: now.toISOString(),
   });
 
+  const channel = await new ConversationStore(storage).create(
+    {
+      projectId: apollo.id,
+      kind: 'channel',
+      name: 'general',
+      participants: null,
+      ciphersuite: 'MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519',
+      createdBy: people.orgOwner.id,
+    },
+    now,
+  );
+
   return {
     acme: acme.id,
     globex: globex.id,
@@ -178,6 +193,7 @@ export async function buildWorld(server: TestServer): Promise<World> {
     invitation: invitation.id,
     issue,
     column: done.id,
+    conversation: channel.id,
     people,
     call: (who, path, opts = {}) => {
       const token = people[who].token;

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import packageJson from '../package.json' with { type: 'json' };
 import { ApiError, TransportError } from './client.ts';
 import { registerAudit } from './commands/audit.ts';
+import { registerChat } from './commands/chat.ts';
 import { registerInit } from './commands/init.ts';
 import { registerRekey } from './commands/rekey.ts';
 import { registerSeal } from './commands/seal.ts';
@@ -87,6 +88,7 @@ export function buildProgram(session: Session): Command {
   registerRekey(program, session);
   registerStatus(program, session);
   registerAudit(program, session);
+  registerChat(program, session);
   return program;
 }
 

@@ -56,6 +56,30 @@ export const errorCatalogue = {
     httpStatus: 409,
     message: 'Refused: this would leave no administrator able to sign in or manage it.',
   },
+  epoch_conflict: {
+    httpStatus: 409,
+    message:
+      'The conversation moved to a newer epoch: process the messages you have not seen yet, then rebuild this commit or message.',
+  },
+  removal_pending: {
+    httpStatus: 409,
+    message:
+      'Members were removed from this conversation and no one has committed the removal yet: commit it first, then send.',
+  },
+  device_required: {
+    httpStatus: 409,
+    message:
+      'This session has no messaging device: register one (or bind an existing one) before sending or receiving messages.',
+  },
+  device_not_verified: {
+    httpStatus: 403,
+    message:
+      'This device has not been verified yet: verify it from another of your devices, or ask an administrator.',
+  },
+  key_packages_exhausted: {
+    httpStatus: 409,
+    message: 'A device has no key package left to add it with; it must upload more first.',
+  },
   sealed: {
     httpStatus: 503,
     message: 'The server is sealed: unseal it with `bulwark unseal` before using it.',

@@ -5,3 +5,4 @@ export * from './sys.ts';
 
 /** Version of the HTTP API paths (`/v1/...`). */
 export const apiVersion = 'v1';
+export * from './messaging.ts';

@@ -62,6 +62,12 @@ import { KeyringStore } from './keys/keyring-store.ts';
 import type { Argon2idParams } from './keys/providers/passphrase.ts';
 import type { RootKey } from './keys/root-key.ts';
 import { type SealedResources, SealService } from './keys/service.ts';
+import { mlsInspector } from './messaging/mls.ts';
+import { pruneMessaging } from './messaging/retention.ts';
+import { registerMessagingRoutes } from './messaging/routes.ts';
+import { MessagingService } from './messaging/service.ts';
+import { DeviceHub } from './messaging/socket.ts';
+import { checkStanding } from './policy/standing.ts';
 import { createEventBus, type EventBus } from './realtime/bus.ts';
 import { RealtimeHub } from './realtime/hub.ts';
 import { realtimeAccess, registerRealtimeRoutes } from './realtime/routes.ts';
@@ -345,6 +351,7 @@ export async function startServer(
       }
       await stopSiem();
       hub.closeAll('sealed');
+      await deviceHub.close();
       closeIdentity();
       const s = storage;
       storage = null;
@@ -455,10 +462,42 @@ export async function startServer(
 
   // The server's own replica clock for board edits (stamps plain API calls, bounds clients').
   const kanbanClock = new HybridClock({ node: 'server', wallClock: () => clock.now().getTime() });
+  // --- Messaging: the MLS Delivery Service (docs/messaging.md) -------------------
+  const messaging = new MessagingService({
+    identity: currentIdentity,
+    ledger: currentLedger,
+    bus,
+    prefix: () => {
+      const installation = seal.status().installationId;
+      return installation === null ? null : `bulwark.${installation}.messaging`;
+    },
+    mls: mlsInspector,
+    logger: opts.logger,
+  });
+  const deviceHub = new DeviceHub({
+    messaging,
+    access: {
+      async session(token, source) {
+        const id = currentIdentity();
+        const actor = await id.sessions.authenticate(token, { touch: false });
+        if (!actor) return null;
+        await checkStanding(id, actor, 'messaging.connect', null, source);
+        return actor;
+      },
+    },
+    logger: opts.logger,
+  });
   const directoryDeps = {
     identity: currentIdentity,
     ledger: currentLedger,
-    publish: realtime.publishProject,
+    publish: async (projectId: string, event: object, o?: { accessChanged?: boolean }) => {
+      await realtime.publishProject(projectId, event, o);
+      // Membership follows the directory: removed people's devices are proposed for removal now.
+      const type = (event as { type?: unknown }).type;
+      if (typeof type === 'string' && (type.startsWith('member.') || type === 'project.archived')) {
+        await messaging.reconcileProject(projectId);
+      }
+    },
   };
   const app = await buildApp({
     tls: tls.material,
@@ -497,6 +536,11 @@ export async function startServer(
       registerGroupRoutes(directoryDeps),
       registerKanbanRoutes({ ...directoryDeps, clock: kanbanClock }),
       registerRealtimeRoutes(hub, () => relyingParty.origins),
+      registerMessagingRoutes(
+        { ...directoryDeps, messaging },
+        deviceHub,
+        () => relyingParty.origins,
+      ),
       (a) =>
         registerOidcRoutes(a, {
           identity: currentIdentity,
@@ -558,6 +602,22 @@ export async function startServer(
     );
   }, 3600_000);
   retentionTimer.unref();
+  // Removals the hooks did not announce (partner links ended, people disabled, policies
+  // tightened) are found by a sweep; old ciphertext goes by the projects' retention.
+  const messagingTimer = setInterval(() => {
+    if (!storage) return;
+    messaging
+      .sweep()
+      .catch((err: unknown) => opts.logger.error({ err }, 'the messaging sweep failed'));
+  }, 30_000);
+  messagingTimer.unref();
+  const messagingRetentionTimer = setInterval(() => {
+    if (!storage) return;
+    pruneMessaging(storage, clock.now()).catch((err: unknown) =>
+      opts.logger.error({ err }, 'the messaging retention sweep failed'),
+    );
+  }, 3600_000);
+  messagingRetentionTimer.unref();
   const ldapSchedule = startLdapSyncSchedule({
     connectors: ldapConnectors,
     services: () => ldapServices,
@@ -587,8 +647,11 @@ export async function startServer(
       ldapSchedule.stop();
       clearInterval(headTimer);
       clearInterval(retentionTimer);
+      clearInterval(messagingTimer);
+      clearInterval(messagingRetentionTimer);
       // Sockets first: they are not HTTP requests the app would wait for.
       await hub.close();
+      await deviceHub.close();
       await app.close();
       if (seal.state === 'unsealed') await seal.seal();
       await bus.close();

@@ -128,6 +128,11 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     options: { maxPayload: hardFrameBytes, perMessageDeflate: false },
   });
 
+  // Encrypted attachments arrive as raw bytes; only routes that raise bodyLimit take big ones.
+  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_req, body, done) =>
+    done(null, body),
+  );
+
   const guard = new RequestGuard({ seal: opts.seal, identity: opts.identity });
   app.addHook('onRequest', async (req) => {
     // Unmatched URLs have no action; the not-found handler answers them.

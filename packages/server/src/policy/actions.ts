@@ -27,7 +27,8 @@ export type ResourceKind =
   | 'invitation'
   | 'user'
   | 'issue'
-  | 'column';
+  | 'column'
+  | 'conversation';
 
 /** The URL parameter naming each kind of resource; routes must use these names. */
 export const resourceParam: Record<Exclude<ResourceKind, 'none'>, string> = {
@@ -39,6 +40,7 @@ export const resourceParam: Record<Exclude<ResourceKind, 'none'>, string> = {
   user: 'userId',
   issue: 'issueId',
   column: 'columnId',
+  conversation: 'conversationId',
 };
 
 export interface ActionSpec {
@@ -474,6 +476,51 @@ export const actions = {
     resource: 'issue',
     allow: projectEditor,
     summary: 'Edit, move, delete, comment on or link an issue.',
+  }),
+  // --- end-to-end encrypted messaging (docs/messaging.md) ---------------------
+  // Conversations belong to a project; what a device may do inside one (post,
+  // commit, add devices) is decided by the Delivery Service from the group's
+  // roster and the directory, after these rules admitted the person.
+  'messaging.devices.read': self(
+    "List a person's messaging devices and identity keys (yourself, or someone you share a project with).",
+  ),
+  'messaging.devices.change': self(
+    'Register, bind, verify, revoke your own messaging devices and upload their key packages.',
+  ),
+  'messaging.devices.admin-verify': a({
+    authn: 'user',
+    resource: 'org',
+    allow: orgAdmin,
+    summary: "Verify a member's messaging device on their behalf (org admins).",
+  }),
+  'messaging.conversations.list': self('List your conversations in every project.'),
+  'messaging.connect': self(
+    'Open the device socket: deliveries of your conversations and Welcomes, in order.',
+  ),
+  'conversation.create': a({
+    authn: 'user',
+    resource: 'project',
+    allow: projectReader,
+    summary: 'Create a channel (members) or open a direct conversation (anyone in the project).',
+  }),
+  'conversation.list': a({
+    authn: 'user',
+    resource: 'project',
+    allow: projectReader,
+    summary: "A project's channels and your direct conversations in it.",
+  }),
+  'conversation.read': a({
+    authn: 'user',
+    resource: 'conversation',
+    allow: projectReader,
+    summary:
+      'A conversation: epoch, roster, missing devices, pending removals, its log, attachments.',
+  }),
+  'conversation.participate': a({
+    authn: 'user',
+    resource: 'conversation',
+    allow: projectReader,
+    summary: 'Establish the group, claim key packages, commit, post messages and attachments.',
   }),
   'realtime.connect': self(
     'Open the WebSocket for live updates; each subscription is authorized like a read of its project.',

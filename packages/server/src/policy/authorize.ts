@@ -30,6 +30,7 @@ export function visible(kind: ResourceKind, r: Relation): boolean {
     case 'invitation':
     case 'issue':
     case 'column':
+    case 'conversation':
       return orgAdmin || r.projectRole !== null || r.partnerAdmin;
     case 'group':
       return r.orgRole !== null && r.orgRole !== 'guest';

@@ -264,6 +264,8 @@ function generator(seed: number) {
       external: rules(),
       issueLinkRequired: bool(),
       retentionDays: pick([null, 1, 30, 365]),
+      e2eeCiphersuite: pick(['classic', 'post-quantum'] as const),
+      attachmentMaxMB: pick([1, 25, 100]),
     });
   /** Any subset of fields, any values the schema accepts (so tightening and loosening). */
   const projectPolicy = (): ProjectPolicy => {
@@ -279,6 +281,8 @@ function generator(seed: number) {
     if (bool()) raw.external = partial();
     if (bool()) raw.issueLinkRequired = bool();
     if (bool()) raw.retentionDays = pick([null, 1, 30, 365, 36500]);
+    if (bool()) raw.e2eeCiphersuite = pick(['classic', 'post-quantum'] as const);
+    if (bool()) raw.attachmentMaxMB = pick([1, 25, 50, 100]);
     return projectPolicySchema.parse(raw);
   };
   return { orgPolicy, projectPolicy };
@@ -310,6 +314,10 @@ function looserFields(a: EffectivePolicy, b: EffectivePolicy): string[] {
     for (const [field, ok] of Object.entries(checks)) if (!ok) found.push(`${audience}.${field}`);
   }
   if (b.issueLinkRequired && !a.issueLinkRequired) found.push('issueLinkRequired');
+  if (b.e2eeCiphersuite === 'post-quantum' && a.e2eeCiphersuite !== 'post-quantum') {
+    found.push('e2eeCiphersuite');
+  }
+  if (a.attachmentMaxMB > b.attachmentMaxMB) found.push('attachmentMaxMB');
   if (b.retentionDays !== null && (a.retentionDays === null || a.retentionDays > b.retentionDays)) {
     found.push('retentionDays');
   }
@@ -343,6 +351,18 @@ function unhonoured(project: ProjectPolicy, effective: EffectivePolicy): string[
   if (project.retentionDays !== undefined && project.retentionDays !== effective.retentionDays) {
     found.push('retentionDays');
   }
+  if (
+    project.e2eeCiphersuite !== undefined &&
+    project.e2eeCiphersuite !== effective.e2eeCiphersuite
+  ) {
+    found.push('e2eeCiphersuite');
+  }
+  if (
+    project.attachmentMaxMB !== undefined &&
+    project.attachmentMaxMB !== effective.attachmentMaxMB
+  ) {
+    found.push('attachmentMaxMB');
+  }
   return found;
 }
 
@@ -371,6 +391,8 @@ describe('effectivePolicy: generated combinations', () => {
           external: { ...mostPermissive, ...project.external },
           issueLinkRequired: project.issueLinkRequired ?? false,
           retentionDays: project.retentionDays ?? null,
+          e2eeCiphersuite: project.e2eeCiphersuite ?? 'classic',
+          attachmentMaxMB: project.attachmentMaxMB ?? 100,
         },
         null,
       );

@@ -23,6 +23,12 @@ export function effectivePolicy(org: OrgPolicy, project: ProjectPolicy | null): 
     external: effectiveAudience(org.external, project?.external),
     issueLinkRequired: org.issueLinkRequired || project?.issueLinkRequired === true,
     retentionDays: shorterRetention(org.retentionDays, project?.retentionDays),
+    // Post-quantum is the stricter choice; either side may ask for it.
+    e2eeCiphersuite:
+      org.e2eeCiphersuite === 'post-quantum' || project?.e2eeCiphersuite === 'post-quantum'
+        ? 'post-quantum'
+        : 'classic',
+    attachmentMaxMB: Math.min(org.attachmentMaxMB, project?.attachmentMaxMB ?? org.attachmentMaxMB),
   };
 }
 
@@ -103,6 +109,14 @@ export function loosenings(org: OrgPolicy, project: ProjectPolicy): string[] {
   }
   const retention = retentionLoosening(org.retentionDays, project.retentionDays);
   if (retention !== null) found.push(`retentionDays: ${retention}`);
+  if (org.e2eeCiphersuite === 'post-quantum' && project.e2eeCiphersuite === 'classic') {
+    found.push('e2eeCiphersuite: the org policy requires the post-quantum ciphersuite');
+  }
+  if (project.attachmentMaxMB !== undefined && project.attachmentMaxMB > org.attachmentMaxMB) {
+    found.push(
+      `attachmentMaxMB: ${project.attachmentMaxMB} is above the org's ${org.attachmentMaxMB}`,
+    );
+  }
   return found;
 }
 

@@ -40,12 +40,20 @@ export interface AudienceRules {
   deviceVerificationRequired: boolean;
 }
 
+/** classic: X25519 + AES-128-GCM; post-quantum: the X-Wing hybrid KEM (ML-KEM-768 + X25519). */
+export const e2eeCiphersuites = ['classic', 'post-quantum'] as const;
+export type E2eeCiphersuite = (typeof e2eeCiphersuites)[number];
+
 export interface OrgPolicy {
   internal: AudienceRules;
   external: AudienceRules;
   issueLinkRequired: boolean;
   /** Days before data is deleted; null = keep forever. 1..36500 */
   retentionDays: number | null;
+  /** The MLS ciphersuite of new conversations (docs/messaging.md). */
+  e2eeCiphersuite: E2eeCiphersuite;
+  /** Largest encrypted chat attachment, in MiB. 1..100 (stored in the database, like messages). */
+  attachmentMaxMB: number;
 }
 
 /**
@@ -58,6 +66,8 @@ export interface ProjectPolicy {
   external?: Partial<AudienceRules>;
   issueLinkRequired?: boolean;
   retentionDays?: number | null;
+  e2eeCiphersuite?: E2eeCiphersuite;
+  attachmentMaxMB?: number;
 }
 
 export interface EffectiveAudienceRules extends Omit<AudienceRules, 'sourceCidrs'> {
@@ -70,6 +80,8 @@ export interface EffectivePolicy {
   external: EffectiveAudienceRules;
   issueLinkRequired: boolean;
   retentionDays: number | null;
+  e2eeCiphersuite: E2eeCiphersuite;
+  attachmentMaxMB: number;
 }
 
 const defaultInternal: AudienceRules = {
@@ -100,6 +112,8 @@ export const defaultOrgPolicy: OrgPolicy = deepFreeze({
   },
   issueLinkRequired: false,
   retentionDays: null,
+  e2eeCiphersuite: 'classic',
+  attachmentMaxMB: 25,
 });
 
 /** Frozen so that a caller editing "its" copy cannot change every org's default. */
@@ -358,11 +372,19 @@ const audienceRulesSchema = z
 
 const retentionDays = wholeNumber(1, 36500, 'days').nullable();
 
+const e2eeCiphersuite = z.enum(e2eeCiphersuites, {
+  error: (issue) => `expected "classic" or "post-quantum", got ${show(issue.input)}`,
+});
+const attachmentMaxMB = wholeNumber(1, 100, 'MiB');
+
 const orgShape = {
   internal: audienceRulesSchema,
   external: audienceRulesSchema,
   issueLinkRequired: flag,
   retentionDays,
+  // Defaults: policies stored before these settings existed read as the defaults.
+  e2eeCiphersuite: e2eeCiphersuite.default('classic'),
+  attachmentMaxMB: attachmentMaxMB.default(25),
 };
 
 export const orgPolicySchema: z.ZodType<OrgPolicy> = z.strictObject(
@@ -379,6 +401,8 @@ const projectShape = {
   external: partialAudience,
   issueLinkRequired: flag,
   retentionDays,
+  e2eeCiphersuite,
+  attachmentMaxMB,
 };
 
 export const projectPolicySchema: z.ZodType<ProjectPolicy> = z

@@ -132,6 +132,16 @@ export async function resolveScope(
         .executeTakeFirst();
       return c ? { ...none, orgId: c.org_id, projectId: c.project_id } : null;
     }
+    case 'conversation': {
+      const c = await db
+        .selectFrom('conversations')
+        .innerJoin('projects', 'projects.id', 'conversations.project_id')
+        .select(['conversations.id', 'projects.id as project_id', 'projects.org_id'])
+        .where('conversations.id', '=', id)
+        .where('projects.archived_at', 'is', null)
+        .executeTakeFirst();
+      return c ? { ...none, orgId: c.org_id, projectId: c.project_id } : null;
+    }
     case 'user': {
       const u = await db
         .selectFrom('users')

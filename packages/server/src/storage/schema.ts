@@ -285,4 +285,84 @@ export interface Tables {
     filter_enc: string;
     created_at: string;
   };
+  messaging_devices: {
+    id: string;
+    user_id: string;
+    name_enc: string;
+    signature_public_key: string;
+    status: 'active' | 'pending' | 'revoked';
+    verified_by_kind: 'device' | 'admin' | null;
+    verified_by_id: string | null;
+    created_at: string;
+    revoked_at: string | null;
+  };
+  messaging_device_sessions: { session_id: string; device_id: string; bound_at: string };
+  messaging_device_challenges: {
+    id: string;
+    session_id: string;
+    device_id: string;
+    challenge: string;
+    expires_at: string;
+  };
+  messaging_key_packages: {
+    ref: string;
+    device_id: string;
+    ciphersuite: string;
+    data: string;
+    last_resort: number;
+    not_after: string;
+    claimed_for: string | null;
+    claimed_at: string | null;
+    created_at: string;
+  };
+  conversations: {
+    id: string;
+    project_id: string;
+    kind: 'channel' | 'direct';
+    name_enc: string | null;
+    direct_key: string | null;
+    participants: string | null;
+    group_id: string;
+    ciphersuite: string;
+    /** bigint-free: an epoch fits an integer for any group's lifetime. */
+    epoch: number | null;
+    roster: string;
+    group_info: string | null;
+    pending: string;
+    last_seq: number;
+    created_by: string;
+    created_at: string;
+  };
+  conversation_log: {
+    conversation_id: string;
+    seq: number;
+    kind: 'commit' | 'proposal' | 'application';
+    epoch: number;
+    data: string;
+    sender_device_id: string | null;
+    digest: string;
+    sent_at: string;
+  };
+  conversation_cursors: {
+    device_id: string;
+    conversation_id: string;
+    joined_seq: number;
+    acked_seq: number;
+    removed_seq: number | null;
+  };
+  device_welcomes: {
+    id: string;
+    device_id: string;
+    conversation_id: string;
+    epoch: number;
+    data: string;
+    created_at: string;
+  };
+  conversation_attachments: {
+    id: string;
+    conversation_id: string;
+    data: string;
+    size: number;
+    created_at: string;
+  };
 }
