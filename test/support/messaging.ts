@@ -2,6 +2,7 @@ import type { TestContext } from 'node:test';
 import { createCryptoEngine } from '../../packages/cli/src/chat/crypto-engine.ts';
 import { MemoryDeviceStore } from '../../packages/cli/src/chat/device-store.ts';
 import type { ChatEvent } from '../../packages/cli/src/chat/events.ts';
+import type { FetchLike } from '../../packages/cli/src/chat/http.ts';
 import { MessagingClient } from '../../packages/cli/src/chat/messaging-client.ts';
 import type { TestServer } from './server.ts';
 
@@ -35,7 +36,7 @@ export async function startDevice(
   server: TestServer,
   userId: string,
   name: string,
-  opts: { token?: string; store?: MemoryDeviceStore } = {},
+  opts: { token?: string; store?: MemoryDeviceStore; fetchImpl?: FetchLike } = {},
 ): Promise<TestDevice> {
   const client = new MessagingClient({
     baseUrl: server.handle.url,
@@ -43,6 +44,7 @@ export async function startDevice(
     ca: server.ca,
     store: opts.store ?? new MemoryDeviceStore(),
     engine: createCryptoEngine(),
+    ...(opts.fetchImpl ? { fetchImpl: opts.fetchImpl } : {}),
   });
   const events: ChatEvent[] = [];
   client.on((e) => events.push(e));
@@ -81,4 +83,34 @@ export async function allJoined(
       ),
     ),
   );
+}
+
+/** A device's MLS group state in a conversation, as its store holds it (the "stolen laptop"). */
+export async function stolenGroupState(
+  store: MemoryDeviceStore,
+  conversation: string,
+): Promise<Uint8Array> {
+  const record = await store.loadConversation(conversation);
+  if (!record?.groupState) throw new Error('the device holds no group state for it');
+  return new Uint8Array(Buffer.from(record.groupState, 'base64url'));
+}
+
+/** The conversation's log as the server stores it (what an attacker with the database has). */
+export async function storedLog(
+  server: TestServer,
+  conversation: string,
+): Promise<{ seq: number; kind: string; epoch: number; data: Uint8Array }[]> {
+  const rows = await server.handle
+    .storage()
+    .db.selectFrom('conversation_log')
+    .select(['seq', 'kind', 'epoch', 'data'])
+    .where('conversation_id', '=', conversation)
+    .orderBy('seq')
+    .execute();
+  return rows.map((r) => ({
+    seq: Number(r.seq),
+    kind: r.kind,
+    epoch: Number(r.epoch),
+    data: new Uint8Array(Buffer.from(r.data, 'base64url')),
+  }));
 }

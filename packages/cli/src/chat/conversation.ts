@@ -8,7 +8,7 @@ import {
   ConversationState,
 } from './conversation-state.ts';
 import type { ConversationRecord } from './device-store.ts';
-import { reconcileGroup } from './group-work.ts';
+import { reconcileGroup, updateOwnKeys } from './group-work.ts';
 import { processDelivery, processWelcome } from './incoming.ts';
 import { sendMessage } from './sending.ts';
 import { addNotice, type NoticeKind, type Timeline } from './timeline.ts';
@@ -79,6 +79,11 @@ export class Conversation {
       this.#reconcileQueued = false;
       await reconcileGroup(this.#cx, immediate);
     });
+  }
+
+  /** Commits fresh keys for this device (post-compromise security); resolves with the new epoch. */
+  updateKeys(): Promise<number> {
+    return this.run(() => updateOwnKeys(this.#cx));
   }
 
   send(body: MessageBody): Promise<{ messageId: string; seq: number | null }> {

@@ -1,6 +1,6 @@
 import { ApiError, TransportError } from '../client.ts';
 import { fromBase64Url, sha256Hex, toBase64Url } from './bytes.ts';
-import { type ConversationContext, sleep } from './conversation-state.ts';
+import { ChatError, type ConversationContext, sleep } from './conversation-state.ts';
 import { backoffMs, maxAttempts, retryDecision } from './decisions.ts';
 import type { Member } from './device-store.ts';
 import type { MessagingHttp } from './http.ts';
@@ -109,6 +109,32 @@ export async function reconcileGroup(cx: ConversationContext, immediate: boolean
     if (outcome === 'stop') return;
     if (outcome === 'conflict') await sleep(backoffMs(round, cx.deps.random));
   }
+}
+
+/**
+ * Commits a fresh UpdatePath (and any pending server proposals): the
+ * post-compromise "heal" — whoever copied this device's keys cannot follow
+ * into the next epoch. Rebases and retries when another commit wins.
+ */
+export async function updateOwnKeys(cx: ConversationContext): Promise<number> {
+  const { engine } = cx.deps;
+  for (let round = 0; round < maxAttempts; round++) {
+    await catchUp(cx);
+    const record = await cx.state.load();
+    if (record.groupState === null || record.removed) {
+      throw new ChatError('not_member', 'this device is not in the conversation’s group');
+    }
+    const outcome = await postCommit(
+      cx,
+      await engine.commitPending(await cx.state.group()),
+      [],
+      [],
+    );
+    if (outcome === 'posted') return (await cx.state.load()).epoch ?? 0;
+    if (outcome === 'stop') break;
+    await sleep(backoffMs(round, cx.deps.random));
+  }
+  throw new ChatError('commit_failed', 'could not commit a key update; try again later');
 }
 
 async function addMissing(

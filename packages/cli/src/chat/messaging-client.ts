@@ -301,6 +301,17 @@ export class MessagingClient {
     return conversation.send(typeof body === 'string' ? { kind: 'text', text: body } : body);
   }
 
+  /**
+   * Replaces this device's keys in the conversation's group with a commit
+   * (an MLS update path): after a suspected compromise, whoever copied the
+   * old keys reads nothing sent from the new epoch on.
+   */
+  async updateKeys(conversationId: string): Promise<number> {
+    const conversation = this.#require(conversationId);
+    await this.#ensureJoined(conversation, 30_000);
+    return conversation.updateKeys();
+  }
+
   /** Encrypts the file under its own key, uploads the ciphertext, and sends key and hash inside MLS. */
   async sendAttachment(
     conversationId: string,
