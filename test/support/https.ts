@@ -13,7 +13,13 @@ export function httpsRequest(
   opts: { ca: string | null; method?: string; body?: unknown; headers?: Record<string, string> },
 ): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const payload = opts.body === undefined ? undefined : JSON.stringify(opts.body);
+    // Bytes go as they are (uploads); anything else as JSON.
+    const payload =
+      opts.body === undefined
+        ? undefined
+        : opts.body instanceof Uint8Array
+          ? Buffer.from(opts.body)
+          : JSON.stringify(opts.body);
     const req = request(
       url,
       {
