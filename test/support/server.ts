@@ -29,6 +29,8 @@ export async function startTestServer(
     env?: Record<string, string>;
     /** Written as bulwark.config.json in the data directory (the config's cwd). */
     config?: Record<string, unknown>;
+    /** Where the server's log goes, at debug level (default: nowhere). */
+    logStream?: NodeJS.WritableStream;
   },
 ): Promise<TestServer> {
   const env: Record<string, string> = {
@@ -46,7 +48,7 @@ export async function startTestServer(
   }
   const { config } = loadConfig({ cwd: opts.dataDir, env });
   const handle = await startServer(config, {
-    logger: pino({ level: 'silent' }),
+    logger: opts.logStream ? pino({ level: 'debug' }, opts.logStream) : pino({ level: 'silent' }),
     argon2id: testArgon2id,
   });
   let closed = false;

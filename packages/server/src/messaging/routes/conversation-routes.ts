@@ -21,7 +21,8 @@ import { acceptCommit, establishGroup } from '../handshake.ts';
 import { ConversationLog } from '../log.ts';
 import { type MessagingRouteDeps, sessionDevice } from './context.ts';
 
-const conversationParams = z.object({ conversationId: uuid('a conversation') }).strict();
+// Not strict: the attachment route's params hold its attachmentId too.
+const conversationParams = z.object({ conversationId: uuid('a conversation') });
 const attachmentParams = z
   .object({ conversationId: uuid('a conversation'), attachmentId: uuid('an attachment') })
   .strict();
