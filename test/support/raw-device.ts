@@ -13,6 +13,7 @@ import {
   type DeviceRef,
   defaultCiphersuite,
   generateKeyPackages,
+  generateLastResortKeyPackage,
   type MemoryKeyPackageStore,
   signWithIdentity,
 } from '@bulwark/crypto';
@@ -40,7 +41,7 @@ export interface RawDevice {
 export async function rawDevice(
   server: TestServer,
   userId: string,
-  opts: { keyPackages?: number } = {},
+  opts: { keyPackages?: number; lastResort?: boolean } = {},
 ): Promise<RawDevice> {
   const token = await sessionFor(server, userId);
   const call: RawDevice['call'] = (path, o = {}) =>
@@ -56,13 +57,21 @@ export async function rawDevice(
   const keyPackages = createMemoryKeyPackageStore();
   const published = new Map<string, Uint8Array>();
   const count = opts.keyPackages ?? 3;
-  if (count > 0) {
+  if (count > 0 || opts.lastResort) {
     const fresh = await generateKeyPackages(identity, ref, defaultCiphersuite, count);
-    keyPackages.add(...fresh.map((k) => k.private));
-    for (const k of fresh) published.set(k.private.ref, k.public);
+    const last = opts.lastResort
+      ? await generateLastResortKeyPackage(identity, ref, defaultCiphersuite)
+      : null;
+    for (const k of last ? [...fresh, last] : fresh) {
+      keyPackages.add(k.private);
+      published.set(k.private.ref, k.public);
+    }
     const up = await call(`/v1/messaging/devices/${deviceId}/key-packages`, {
       method: 'POST',
-      body: { keyPackages: fresh.map((k) => b64(k.public)) },
+      body: {
+        keyPackages: fresh.map((k) => b64(k.public)),
+        ...(last ? { lastResort: b64(last.public) } : {}),
+      },
     });
     assert.equal(up.status, 200, up.body);
   }
