@@ -89,7 +89,8 @@ export async function acceptCommit(
   if (conversation.epoch === null) {
     throw new BulwarkError('conflict', 'This conversation has no group yet: establish it first.');
   }
-  const commit = await ctx.mls.inspectMessage(decode(body.commit, 'commit'));
+  const commitBytes = decode(body.commit, 'commit');
+  const commit = await ctx.mls.inspectMessage(commitBytes);
   if (commit.kind !== 'commit') {
     throw new BulwarkError(
       'bad_request',
@@ -110,6 +111,18 @@ export async function acceptCommit(
   }
   if (conversation.roster[commit.senderLeaf] !== device.id) {
     throw new BulwarkError('forbidden', 'The commit is not from your device’s leaf.');
+  }
+  // The signature covers the group context of this epoch (RFC 9420 §6.1): a commit replayed
+  // from another group, or forged for this one, fails here rather than at every member.
+  if (
+    conversation.groupInfo === null ||
+    !(await ctx.mls.verifyCommitSignature(
+      commitBytes,
+      conversation.groupInfo,
+      device.signaturePublicKey,
+    ))
+  ) {
+    throw new BulwarkError('bad_request', "The commit's signature does not verify for this epoch.");
   }
   if (commit.otherProposalTypes.length > 0) {
     throw new BulwarkError(
@@ -222,6 +235,8 @@ export async function acceptCommit(
     leaf,
     deviceId: conversation.roster[leaf] as string,
   }));
+  // A removed device receives the commit that removes it (so it learns it was removed: a
+  // public message, and nothing was accepted since the removal was proposed), then nothing.
   for (const r of removed) await log.leave(r.deviceId, conversation.id, seq);
   for (const d of added) {
     await log.join(d.id, conversation.id, seq);

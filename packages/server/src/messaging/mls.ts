@@ -52,6 +52,12 @@ export interface MlsInspector {
   inspectGroupInfo(bytes: Uint8Array): InspectedGroupInfo;
   inspectWelcome(bytes: Uint8Array): { ciphersuite: string };
   inspectKeyPackage(bytes: Uint8Array): Promise<InspectedKeyPackage>;
+  /** Whether a commit is signed by this key for the epoch the GroupInfo describes (false, never a throw). */
+  verifyCommitSignature(
+    commit: Uint8Array,
+    groupInfoB64: string,
+    signaturePublicKeyB64: string,
+  ): Promise<boolean>;
 }
 
 /** The server's own MLS role: external sender of every group (RFC 9420 §12.1.8). */
@@ -121,6 +127,17 @@ export const mlsInspector: MlsInspector = {
       return { ciphersuite: mls.inspectWelcome(bytes).ciphersuite };
     } catch (err) {
       throw wireError(err, 'Welcome');
+    }
+  },
+  async verifyCommitSignature(commit, groupInfoB64, keyB64) {
+    try {
+      return await mls.verifyHandshakeSignature({
+        message: commit,
+        groupInfo: new Uint8Array(Buffer.from(groupInfoB64, 'base64url')),
+        signaturePublicKey: new Uint8Array(Buffer.from(keyB64, 'base64url')),
+      });
+    } catch {
+      return false;
     }
   },
   async inspectKeyPackage(bytes) {

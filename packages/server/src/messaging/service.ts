@@ -323,8 +323,6 @@ export class MessagingService {
             },
             now,
           );
-          // The removed device is told of its removal, and of nothing after.
-          await log.leave(p.deviceId, conversation.id, seq + i);
         }
         await this.#deps.ledger().append(trx, {
           action: 'messaging.group.remove-proposed',
