@@ -1,4 +1,4 @@
-import type { CommitBody, MlsCiphersuite } from '@bulwark/protocol';
+import type { CommitBody } from '@bulwark/protocol';
 import type { DirectoryTx } from '../directory/transaction.ts';
 import { BulwarkError } from '../errors.ts';
 import type { Conversation } from './conversations.ts';
@@ -7,7 +7,7 @@ import { type Device, DeviceStore, keyFingerprint } from './devices.ts';
 import { entitledDevices } from './entitlement.ts';
 import { KeyPackageStore } from './key-packages.ts';
 import { ConversationLog } from './log.ts';
-import { type InspectedGroupInfo, type MlsInspector, wireError } from './mls.ts';
+import type { InspectedGroupInfo, MlsInspector } from './mls.ts';
 import { applyRosterChange, leavesOf } from './roster.ts';
 
 export interface HandshakeContext {
@@ -89,7 +89,7 @@ export async function acceptCommit(
   if (conversation.epoch === null) {
     throw new BulwarkError('conflict', 'This conversation has no group yet: establish it first.');
   }
-  const commitBytes = decode(body.commit, 'commit');
+  const commitBytes = decodeBytes(body.commit, 'commit');
   const commit = await ctx.mls.inspectMessage(commitBytes);
   if (commit.kind !== 'commit') {
     throw new BulwarkError(
@@ -187,7 +187,7 @@ export async function acceptCommit(
     throw new BulwarkError('bad_request', 'A commit that adds devices needs its Welcome.');
   }
   if (body.welcome !== undefined) {
-    const welcome = ctx.mls.inspectWelcome(decode(body.welcome, 'welcome'));
+    const welcome = ctx.mls.inspectWelcome(decodeBytes(body.welcome, 'welcome'));
     if (welcome.ciphersuite !== conversation.ciphersuite) {
       throw new BulwarkError('bad_request', 'The Welcome is in another ciphersuite.');
     }
@@ -282,7 +282,7 @@ async function checkGroupInfo(
   epoch: number,
   signer: Device,
 ): Promise<InspectedGroupInfo> {
-  const info = ctx.mls.inspectGroupInfo(decode(groupInfoB64, 'groupInfo'));
+  const info = ctx.mls.inspectGroupInfo(decodeBytes(groupInfoB64, 'groupInfo'));
   if (info.groupId !== conversation.groupId) {
     throw new BulwarkError('bad_request', 'The GroupInfo belongs to another group.');
   }
@@ -310,13 +310,12 @@ async function checkGroupInfo(
   return info;
 }
 
-function decode(b64: string, what: string): Uint8Array {
+/** Request bytes (base64url, already checked by the schema) as a Uint8Array view. */
+export function decodeBytes(b64: string, what: string): Uint8Array {
   const bytes = Buffer.from(b64, 'base64url');
   if (bytes.length === 0) throw new BulwarkError('bad_request', `${what} is empty.`);
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
 }
-
-export { decode as decodeBytes, wireError };
 
 /** What the ledger keeps of a roster: every leaf's device, person and key fingerprint. */
 export function rosterRecord(
@@ -340,5 +339,3 @@ export function rosterRecord(
     }),
   };
 }
-
-export type { MlsCiphersuite };

@@ -6,13 +6,15 @@ import type {
 } from '@bulwark/protocol';
 import type { FastifyBaseLogger } from 'fastify';
 import type { AuditLedger } from '../audit/ledger/ledger.ts';
+import { MemberStore } from '../directory/projects.ts';
 import type { DirectoryTx } from '../directory/transaction.ts';
 import { BulwarkError } from '../errors.ts';
 import type { IdentityContext } from '../identity/context.ts';
+import { effectiveProjectRole } from '../policy/relation.ts';
 import type { EventBus } from '../realtime/bus.ts';
 import { Storage } from '../storage/storage.ts';
 import { type Conversation, ConversationStore, type PendingRemoval } from './conversations.ts';
-import type { Device } from './devices.ts';
+import { type Device, DeviceStore } from './devices.ts';
 import { entitledDevices } from './entitlement.ts';
 import { decodeBytes, rosterRecord } from './handshake.ts';
 import { KeyPackageStore } from './key-packages.ts';
@@ -129,7 +131,6 @@ export class MessagingService {
     for (const [deviceId, leaf] of leaves) {
       let d = devicesById.get(deviceId);
       if (!d) {
-        const { DeviceStore } = await import('./devices.ts');
         d = (await new DeviceStore(storage).get(deviceId)) ?? undefined;
       }
       roster.push({ leaf, deviceId, userId: d?.userId ?? '' });
@@ -372,14 +373,12 @@ export class MessagingService {
 
   /** A device's conversations: every channel of its person's projects and their direct ones. */
   async conversationsOfUser(userId: string): Promise<Conversation[]> {
-    const { MemberStore } = await import('../directory/projects.ts');
     const storage = this.storage();
     const projects = new Set(await new MemberStore(storage).projectsOf(userId));
     const rows = await storage.db
       .selectFrom('project_group_members')
       .select('project_id')
       .execute();
-    const { effectiveProjectRole } = await import('../policy/relation.ts');
     for (const r of rows) {
       if (!projects.has(r.project_id)) {
         if ((await effectiveProjectRole(storage, userId, r.project_id)) !== null) {

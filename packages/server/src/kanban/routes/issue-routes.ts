@@ -6,7 +6,7 @@ import { CommentStore } from '../comments.ts';
 import { HistoryStore } from '../history.ts';
 import { IssueStore } from '../issues.ts';
 import { LinkStore } from '../links.ts';
-import { compareCards, rankBetween } from '../model/rank.ts';
+import { rankBetween } from '../model/rank.ts';
 import type { KanbanContext } from './context.ts';
 import * as s from './schemas.ts';
 

@@ -16,6 +16,7 @@ import type { App } from '../../http/app.ts';
 import { actorOf } from '../../identity/actor.ts';
 import { PolicyStore } from '../../policy/policy-store.ts';
 import { effectiveProjectRole } from '../../policy/relation.ts';
+import { Storage } from '../../storage/storage.ts';
 import { type Conversation, ConversationStore } from '../conversations.ts';
 import { acceptCommit, establishGroup } from '../handshake.ts';
 import { ConversationLog } from '../log.ts';
@@ -53,6 +54,18 @@ export function registerConversationRoutes(deps: MessagingRouteDeps) {
     now: messaging.now(),
   });
 
+  /** A new conversation and its ledger entry (what kind, and for direct ones, whose). */
+  const create = (req: FastifyRequest, input: Parameters<ConversationStore['create']>[0]) =>
+    directoryChange(deps, req, async (tx) => {
+      const c = await new ConversationStore(tx.storage).create(input, messaging.now());
+      await tx.record({
+        action: 'messaging.conversation.create',
+        target: { type: 'conversation', id: c.id },
+        after: { kind: c.kind, participants: c.participants },
+      });
+      return c;
+    });
+
   return (app: App): void => {
     app.post(
       '/v1/projects/:projectId/conversations',
@@ -73,24 +86,13 @@ export function registerConversationRoutes(deps: MessagingRouteDeps) {
               'Viewers take part in channels but do not create them.',
             );
           }
-          const conversation = await directoryChange(deps, req, async (tx) => {
-            const c = await new ConversationStore(tx.storage).create(
-              {
-                projectId,
-                kind: 'channel',
-                name: body.name,
-                participants: null,
-                ciphersuite,
-                createdBy: me,
-              },
-              messaging.now(),
-            );
-            await tx.record({
-              action: 'messaging.conversation.create',
-              target: { type: 'conversation', id: c.id },
-              after: { kind: 'channel' },
-            });
-            return c;
+          const conversation = await create(req, {
+            projectId,
+            kind: 'channel',
+            name: body.name,
+            participants: null,
+            ciphersuite,
+            createdBy: me,
           });
           return reply.status(201).send({ conversation: await messaging.view(conversation) });
         }
@@ -107,24 +109,13 @@ export function registerConversationRoutes(deps: MessagingRouteDeps) {
         );
         if (existing)
           return reply.status(200).send({ conversation: await messaging.view(existing) });
-        const conversation = await directoryChange(deps, req, async (tx) => {
-          const c = await new ConversationStore(tx.storage).create(
-            {
-              projectId,
-              kind: 'direct',
-              name: null,
-              participants: [me, body.userId],
-              ciphersuite,
-              createdBy: me,
-            },
-            messaging.now(),
-          );
-          await tx.record({
-            action: 'messaging.conversation.create',
-            target: { type: 'conversation', id: c.id },
-            after: { kind: 'direct', participants: c.participants },
-          });
-          return c;
+        const conversation = await create(req, {
+          projectId,
+          kind: 'direct',
+          name: null,
+          participants: [me, body.userId],
+          ciphersuite,
+          createdBy: me,
         }).catch(async (err) => {
           // Both people opened it at once: the unique key let one through; answer with it.
           const again = await new ConversationStore(storage).findDirect(projectId, me, body.userId);
@@ -194,7 +185,6 @@ export function registerConversationRoutes(deps: MessagingRouteDeps) {
         const { devices } = claimKeyPackagesBodySchema.parse(req.body);
         const outer = messaging.storage();
         return outer.db.transaction().execute(async (trx) => {
-          const { Storage } = await import('../../storage/storage.ts');
           return messaging.claim(
             new Storage(trx, outer.backend, outer.fields),
             conversation,
@@ -247,7 +237,6 @@ export function registerConversationRoutes(deps: MessagingRouteDeps) {
         const { message } = sendMessageBodySchema.parse(req.body);
         const outer = messaging.storage();
         const result = await outer.db.transaction().execute(async (trx) => {
-          const { Storage } = await import('../../storage/storage.ts');
           const storage = new Storage(trx, outer.backend, outer.fields);
           return messaging.post({ storage, record: async () => {} }, conversation, device, message);
         });

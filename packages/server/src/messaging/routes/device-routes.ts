@@ -78,6 +78,38 @@ export function registerDeviceRoutes(deps: MessagingRouteDeps) {
     return (await members.projectsOf(b)).some((p) => mine.has(p));
   };
 
+  /** Marks a pending device verified, with its ledger entry; its person's groups then take it. */
+  const verify = async (
+    req: FastifyRequest,
+    target: Device,
+    by: { kind: 'device' | 'admin'; id: string },
+  ) => {
+    if (target.status !== 'pending') {
+      throw new BulwarkError(
+        'conflict',
+        `That device is ${target.status}, not waiting for verification.`,
+      );
+    }
+    const owner = await messaging
+      .storage()
+      .db.selectFrom('users')
+      .select('org_id')
+      .where('id', '=', target.userId)
+      .executeTakeFirst();
+    await directoryChange(deps, req, async (tx) => {
+      await new DeviceStore(tx.storage).markVerified(target.id, by);
+      await tx.record({
+        action: 'messaging.device.verify',
+        target: { type: 'device', id: target.id },
+        // The person's org reads it (their admins), wherever the verification came from.
+        scope: { orgId: owner?.org_id ?? null },
+        after: { by, fingerprint: keyFingerprint(target.signaturePublicKey) },
+      });
+    });
+    await messaging.deviceChanged(target.userId);
+    return { device: deviceView({ ...target, status: 'active', verifiedBy: by }) };
+  };
+
   return (app: App): void => {
     app.post(
       '/v1/messaging/devices',
@@ -202,39 +234,11 @@ export function registerDeviceRoutes(deps: MessagingRouteDeps) {
             'Verify a device from a session bound to another verified device of yours.',
           );
         }
-        if (target.status !== 'pending') {
-          throw new BulwarkError(
-            'conflict',
-            `That device is ${target.status}, not waiting for verification.`,
-          );
-        }
         const key = Buffer.from(target.signaturePublicKey, 'base64url');
         if (!verifyDeviceSignature(voucher.signaturePublicKey, deviceVerifyLabel, key, signature)) {
           throw new BulwarkError('forbidden', "The signature is not your verifying device's.");
         }
-        await directoryChange(deps, req, async (tx) => {
-          await new DeviceStore(tx.storage).markVerified(target.id, {
-            kind: 'device',
-            id: voucher.id,
-          });
-          await tx.record({
-            action: 'messaging.device.verify',
-            target: { type: 'device', id: target.id },
-            scope: { orgId: actor.orgId },
-            after: {
-              by: { kind: 'device', id: voucher.id },
-              fingerprint: keyFingerprint(target.signaturePublicKey),
-            },
-          });
-        });
-        await messaging.deviceChanged(target.userId);
-        return {
-          device: deviceView({
-            ...target,
-            status: 'active',
-            verifiedBy: { kind: 'device', id: voucher.id },
-          }),
-        };
+        return verify(req, target, { kind: 'device', id: voucher.id });
       },
     );
 
@@ -256,32 +260,7 @@ export function registerDeviceRoutes(deps: MessagingRouteDeps) {
         if (!target || owner?.org_id !== orgId || authzOf(req).scope.orgId !== orgId) {
           throw new BulwarkError('not_found', 'No such device.');
         }
-        if (target.status !== 'pending') {
-          throw new BulwarkError(
-            'conflict',
-            `That device is ${target.status}, not waiting for verification.`,
-          );
-        }
-        const admin = actorOf(req).userId;
-        await directoryChange(deps, req, async (tx) => {
-          await new DeviceStore(tx.storage).markVerified(target.id, { kind: 'admin', id: admin });
-          await tx.record({
-            action: 'messaging.device.verify',
-            target: { type: 'device', id: target.id },
-            after: {
-              by: { kind: 'admin', id: admin },
-              fingerprint: keyFingerprint(target.signaturePublicKey),
-            },
-          });
-        });
-        await messaging.deviceChanged(target.userId);
-        return {
-          device: deviceView({
-            ...target,
-            status: 'active',
-            verifiedBy: { kind: 'admin', id: admin },
-          }),
-        };
+        return verify(req, target, { kind: 'admin', id: actorOf(req).userId });
       },
     );
 
