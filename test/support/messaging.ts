@@ -26,22 +26,34 @@ export interface TestDevice {
   texts(conversation: string): string[];
 }
 
+/** The texts a device decrypted (or sent) in a conversation, in the order it saw them. */
+export function textsOf(events: readonly ChatEvent[], conversation: string): string[] {
+  return events.flatMap((e) =>
+    e.type === 'message' &&
+    e.conversation === conversation &&
+    e.change === 'added' &&
+    (e.content.body.kind === 'text' || e.content.body.kind === 'reply')
+      ? [e.content.body.text]
+      : [],
+  );
+}
+
 /**
- * A messaging device of `userId` on the real server: its own session, an
- * in-memory store, registered, with key packages, connected over the real
- * WebSocket. Closed when the test ends.
+ * The real client as a device of the session's person at `baseUrl`:
+ * registered (or bound, when the store already holds a device), with key
+ * packages, its socket open. Closed when the test ends.
  */
-export async function startDevice(
+export async function connectDevice(
   t: TestContext,
-  server: TestServer,
-  userId: string,
+  node: { baseUrl: string; ca: string },
+  session: { userId: string; token: string },
   name: string,
-  opts: { token?: string; store?: MemoryDeviceStore; fetchImpl?: FetchLike } = {},
+  opts: { store?: MemoryDeviceStore; fetchImpl?: FetchLike } = {},
 ): Promise<TestDevice> {
   const client = new MessagingClient({
-    baseUrl: server.handle.url,
-    token: opts.token ?? (await sessionFor(server, userId)),
-    ca: server.ca,
+    baseUrl: node.baseUrl,
+    token: session.token,
+    ca: node.ca,
     store: opts.store ?? new MemoryDeviceStore(),
     engine: createCryptoEngine(),
     ...(opts.fetchImpl ? { fetchImpl: opts.fetchImpl } : {}),
@@ -53,19 +65,29 @@ export async function startDevice(
   await client.connect();
   return {
     client,
-    userId,
+    userId: session.userId,
     name,
     events,
-    texts: (conversation) =>
-      events.flatMap((e) =>
-        e.type === 'message' &&
-        e.conversation === conversation &&
-        e.change === 'added' &&
-        (e.content.body.kind === 'text' || e.content.body.kind === 'reply')
-          ? [e.content.body.text]
-          : [],
-      ),
+    texts: (conversation) => textsOf(events, conversation),
   };
+}
+
+/** A device of `userId` on an in-process test server, with a session of its own. */
+export async function startDevice(
+  t: TestContext,
+  server: TestServer,
+  userId: string,
+  name: string,
+  opts: { token?: string; store?: MemoryDeviceStore; fetchImpl?: FetchLike } = {},
+): Promise<TestDevice> {
+  const token = opts.token ?? (await sessionFor(server, userId));
+  return connectDevice(
+    t,
+    { baseUrl: server.handle.url, ca: server.ca },
+    { userId, token },
+    name,
+    opts,
+  );
 }
 
 /** Resolves once every device is in the conversation's group. */

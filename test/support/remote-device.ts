@@ -4,11 +4,7 @@
  * the node's URL, CA and a bearer session instead of an in-process server.
  */
 import type { TestContext } from 'node:test';
-import { createCryptoEngine } from '../../packages/cli/src/chat/crypto-engine.ts';
-import { MemoryDeviceStore } from '../../packages/cli/src/chat/device-store.ts';
-import type { ChatEvent } from '../../packages/cli/src/chat/events.ts';
-import { MessagingClient } from '../../packages/cli/src/chat/messaging-client.ts';
-import type { TestDevice } from './messaging.ts';
+import { connectDevice, type TestDevice } from './messaging.ts';
 
 export interface RemoteDevice extends TestDevice {
   /** The node this device's socket and requests go to. */
@@ -26,33 +22,6 @@ export async function startRemoteDevice(
   session: { userId: string; token: string },
   name: string,
 ): Promise<RemoteDevice> {
-  const client = new MessagingClient({
-    baseUrl: node.url,
-    token: session.token,
-    ca: node.ca,
-    store: new MemoryDeviceStore(),
-    engine: createCryptoEngine(),
-  });
-  const events: ChatEvent[] = [];
-  client.on((e) => events.push(e));
-  t.after(() => client.close());
-  const info = await client.ensureDevice(name);
-  await client.connect();
-  return {
-    client,
-    userId: session.userId,
-    name,
-    node: node.name,
-    deviceId: info.deviceId,
-    events,
-    texts: (conversation) =>
-      events.flatMap((e) =>
-        e.type === 'message' &&
-        e.conversation === conversation &&
-        e.change === 'added' &&
-        (e.content.body.kind === 'text' || e.content.body.kind === 'reply')
-          ? [e.content.body.text]
-          : [],
-      ),
-  };
+  const device = await connectDevice(t, { baseUrl: node.url, ca: node.ca }, session, name);
+  return { ...device, node: node.name, deviceId: device.client.device?.deviceId as string };
 }
