@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { buildWorld } from '../support/directory-world.ts';
+import { buildWorld, givePasskey } from '../support/directory-world.ts';
 import { allJoined, startDevice } from '../support/messaging.ts';
 import { startTestServer } from '../support/server.ts';
 import { tempDir } from '../support/temp.ts';
@@ -54,5 +54,28 @@ describe('end-to-end encrypted messaging through the real server', () => {
       );
       assert.equal(received.length, sent.length - 3, `${d.name} decrypted the others' messages`);
     }
+  });
+
+  it('an org that chooses the post-quantum suite gets X-Wing groups, and they work', async (t) => {
+    const { server, world } = await readyServer(t);
+    await givePasskey(server, world.people.orgOwner.id, '00000000-0000-0000-0000-000000000000');
+    const current = JSON.parse(
+      (await world.call('orgOwner', `/v1/orgs/${world.acme}/policy`)).body,
+    );
+    const changed = await world.call('orgOwner', `/v1/orgs/${world.acme}/policy`, {
+      method: 'PUT',
+      body: { ...(current.policy ?? current), e2eeCiphersuite: 'post-quantum' },
+    });
+    assert.equal(changed.status, 200, changed.body);
+    const a = await startDevice(t, server, world.people.orgOwner.id, 'a');
+    const b = await startDevice(t, server, world.people.externalMember.id, 'b');
+    const channel = await a.client.createChannel(world.apollo, 'quantum-safe');
+    assert.equal(channel.ciphersuite, 'MLS_256_XWING_AES256GCM_SHA512_Ed25519');
+    await a.client.sync(channel.id);
+    await allJoined([a, b], channel.id);
+    await a.client.send(channel.id, 'hello in X-Wing');
+    await b.client.waitUntil(() => b.texts(channel.id).includes('hello in X-Wing'), 20_000);
+    await b.client.send(channel.id, 'and back');
+    await a.client.waitUntil(() => a.texts(channel.id).includes('and back'), 20_000);
   });
 });

@@ -1,4 +1,4 @@
-import type { ConversationView, Delivery } from '@bulwark/protocol';
+import type { ConversationView, Delivery, MlsCiphersuite } from '@bulwark/protocol';
 import { fromBase64Url, toBase64Url } from './bytes.ts';
 import type { DeviceDirectory } from './device-directory.ts';
 import {
@@ -25,6 +25,8 @@ export interface ConversationDeps {
   ackWelcome(id: string): void;
   /** A private key package was spent by a Welcome. */
   keyPackageUsed(): void;
+  /** Keeps key packages of this suite on the server (a group in another suite must be able to add us). */
+  stockSuite(suite: MlsCiphersuite): Promise<void>;
   now(): Date;
   random(): number;
 }

@@ -69,7 +69,13 @@ export async function reconcileGroup(cx: ConversationContext, immediate: boolean
       events.emit({ type: 'joined', conversation: cx.id, epoch: record.epoch ?? 0 });
       continue;
     }
-    if (!joined) return;
+    if (!joined) {
+      // Whoever adds us needs a key package in the group's suite (post-quantum orgs).
+      if (view.missing.some((m) => m.deviceId === self.deviceId)) {
+        await cx.deps.stockSuite(view.ciphersuite);
+      }
+      return;
+    }
     if (record.pendingCommit) {
       // Caught up and the server is still at our epoch: the commit was not taken.
       if (view.epoch !== record.epoch) return;

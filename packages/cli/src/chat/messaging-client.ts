@@ -477,6 +477,9 @@ export class MessagingClient {
       ack: (conversation, seq) => this.#socket?.send({ type: 'ack', conversation, seq }),
       ackWelcome: (welcomeId) => this.#socket?.send({ type: 'ack-welcome', id: welcomeId }),
       keyPackageUsed: () => this.#scheduleTopUp(),
+      stockSuite: async (suite) => {
+        if (suite !== ready.device.ciphersuite) await this.topUpKeyPackages([suite]);
+      },
       now: this.#now,
       random: this.#opts.random ?? Math.random,
     };

@@ -184,13 +184,21 @@ export function registerConversationRoutes(deps: MessagingRouteDeps) {
         }
         const { devices } = claimKeyPackagesBodySchema.parse(req.body);
         const outer = messaging.storage();
-        return outer.db.transaction().execute(async (trx) => {
-          return messaging.claim(
-            new Storage(trx, outer.backend, outer.fields),
-            conversation,
-            devices,
+        const claimed = await outer.db
+          .transaction()
+          .execute(async (trx) =>
+            messaging.claim(new Storage(trx, outer.backend, outer.fields), conversation, devices),
           );
-        });
+        // A device with nothing left (or none in this suite) is told, so it uploads some;
+        // the upload then wakes the members again (device-routes.ts).
+        for (const id of claimed.exhausted) {
+          await messaging.signalDevice(id, {
+            v: 1,
+            type: 'conversation',
+            conversation: conversation.id,
+          });
+        }
+        return claimed;
       },
     );
 

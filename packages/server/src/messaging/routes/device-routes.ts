@@ -154,7 +154,7 @@ export function registerDeviceRoutes(deps: MessagingRouteDeps) {
           });
           return created;
         });
-        await messaging.deviceChanged(actor.userId);
+        // Its groups are woken when its first key packages arrive (it cannot be added before).
         return reply.status(201).send({ device: deviceView(device) });
       },
     );
@@ -334,10 +334,18 @@ export function registerDeviceRoutes(deps: MessagingRouteDeps) {
           });
         }
         const outer = messaging.storage();
+        const suites = [...new Set(accepted.map((p) => p.ciphersuite))];
+        const stockBefore = await Promise.all(
+          suites.map((suite) => new KeyPackageStore(outer).stock(deviceId, suite, now)),
+        );
         await outer.db.transaction().execute(async (trx) => {
           const storage = new Storage(trx, outer.backend, outer.fields);
           await new KeyPackageStore(storage).add(deviceId, accepted, now);
         });
+        // A device that had run dry may be waiting to be added somewhere: wake its groups.
+        if (stockBefore.some((st) => st.available === 0 && !st.lastResort)) {
+          await messaging.deviceChanged(device.userId);
+        }
         const suite = accepted[0]?.ciphersuite ?? mlsCiphersuites[0];
         return new KeyPackageStore(outer).stock(deviceId, suite, now);
       },
