@@ -195,4 +195,29 @@ describe('messaging security properties', () => {
       assert.equal((await d.client.membership(channel)).epoch, start + 6);
     }
   });
+
+  it('ending a partner link removes the partner’s devices from the project’s groups at once', async (t) => {
+    const { server, world } = await readyServer(t);
+    const owner = await startDevice(t, server, world.people.orgOwner.id, 'owner');
+    const partner = await startDevice(t, server, world.people.externalMember.id, 'partner');
+    const channel = await channelOf([owner, partner], world.apollo, 'partnership');
+    const ended = await world.call('orgOwner', `/v1/partner-links/${world.link}`, {
+      method: 'DELETE',
+    });
+    assert.equal(ended.status, 200, ended.body);
+    // Well inside the 30 s sweep: the link's end itself triggers the removal.
+    await owner.client.waitUntil(
+      async () =>
+        !(await owner.client.conversation(channel)).roster.some(
+          (r) => r.userId === world.people.externalMember.id,
+        ),
+      10_000,
+      'the partner’s device leaves the group',
+    );
+    await partner.client.waitUntil(
+      () => partner.events.some((e) => e.type === 'membership' && e.selfRemoved),
+      10_000,
+      'the partner’s device learns it was removed',
+    );
+  });
 });

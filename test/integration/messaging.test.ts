@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { asMessageId } from '@bulwark/crypto';
 import { buildWorld, givePasskey } from '../support/directory-world.ts';
 import { allJoined, startDevice } from '../support/messaging.ts';
 import { startTestServer } from '../support/server.ts';
@@ -77,5 +78,49 @@ describe('end-to-end encrypted messaging through the real server', () => {
     await b.client.waitUntil(() => b.texts(channel.id).includes('hello in X-Wing'), 20_000);
     await b.client.send(channel.id, 'and back');
     await a.client.waitUntil(() => a.texts(channel.id).includes('and back'), 20_000);
+  });
+
+  it('replies, edits, deletions and reactions reach the other devices; only authors edit', async (t) => {
+    const { server, world } = await readyServer(t);
+    const a = await startDevice(t, server, world.people.orgOwner.id, 'a');
+    const b = await startDevice(t, server, world.people.internalMember.id, 'b');
+    const channel = await a.client.createChannel(world.apollo, 'edits');
+    await a.client.sync(channel.id);
+    await allJoined([a, b], channel.id);
+    const first = await a.client.send(channel.id, 'lunch at 12?');
+    const doomed = await a.client.send(channel.id, 'typo mesage');
+    const lunchId = asMessageId(first.messageId);
+    const doomedId = asMessageId(doomed.messageId);
+    await b.client.send(channel.id, { kind: 'reply', to: lunchId, text: 'yes' });
+    await b.client.send(channel.id, { kind: 'reaction', target: lunchId, emoji: '👍' });
+    await a.client.send(channel.id, {
+      kind: 'edit',
+      target: lunchId,
+      text: 'lunch at 12:30?',
+    });
+    await a.client.send(channel.id, { kind: 'delete', target: doomedId });
+    // b tries to edit a's message: its own device shows it as refused, a's ignores it.
+    await b.client.send(channel.id, { kind: 'edit', target: lunchId, text: 'hijacked' });
+    await a.client.send(channel.id, 'sync point');
+
+    const byId = async (d: typeof a) => {
+      const timeline = await d.client.timeline(channel.id);
+      return new Map(timeline.fold.messages.map((m) => [m.id as string, m]));
+    };
+    for (const d of [a, b]) {
+      await d.client.waitUntil(() => d.texts(channel.id).includes('sync point'), 20_000);
+      const messages = await byId(d);
+      const lunch = messages.get(first.messageId);
+      assert.equal(lunch?.text, 'lunch at 12:30?', `${d.name}: the author's edit holds`);
+      assert.ok(lunch?.editedAt, `${d.name}: marked edited`);
+      assert.deepEqual(
+        lunch?.reactions.map((r) => r.emoji),
+        ['👍'],
+        `${d.name}: the reaction`,
+      );
+      assert.equal(messages.get(doomed.messageId)?.deleted, true, `${d.name}: deleted`);
+      const reply = [...messages.values()].find((m) => m.kind === 'reply');
+      assert.equal(reply?.replyTo, first.messageId, `${d.name}: the reply points at its message`);
+    }
   });
 });

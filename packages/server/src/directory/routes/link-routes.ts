@@ -82,7 +82,7 @@ export function registerLinkRoutes(deps: DirectoryDeps) {
       async (req) => {
         const link = authzOf(req).scope.link;
         if (!link) throw new BulwarkError('not_found', 'No such partner link.');
-        return directoryChange(deps, req, async (tx) => {
+        const ended = await directoryChange(deps, req, async (tx) => {
           if (!(await new PartnerLinkStore(tx.storage).end(link.id, actorOf(req).userId, now()))) {
             throw new BulwarkError('conflict', 'This partner link has ended already.');
           }
@@ -95,6 +95,13 @@ export function registerLinkRoutes(deps: DirectoryDeps) {
           });
           return { link: { ...link, status: 'ended' }, removedMembers: removed.length };
         });
+        // Their live subscriptions and their devices in the project's conversations go now too.
+        await deps.publish?.(
+          authzOf(req).scope.projectId as string,
+          { type: 'member.changed', link: link.id },
+          { accessChanged: true },
+        );
+        return ended;
       },
     );
 
