@@ -45,6 +45,39 @@ export async function entitledDevices(
   return entitled;
 }
 
+/**
+ * Whether one device is entitled, by the same rules as `entitledDevices`
+ * but without listing the whole project: the check on every message sent.
+ */
+export async function deviceEntitled(
+  storage: Storage,
+  conversation: Pick<Conversation, 'projectId' | 'kind' | 'participants'>,
+  device: Device,
+): Promise<boolean> {
+  if (device.status === 'revoked') return false;
+  if (
+    conversation.kind === 'direct' &&
+    !(conversation.participants ?? []).includes(device.userId)
+  ) {
+    return false;
+  }
+  if ((await activeUsers(storage, [device.userId])).size === 0) return false;
+  if ((await effectiveProjectRole(storage, device.userId, conversation.projectId)) === null) {
+    return false;
+  }
+  if (device.status === 'active') return true;
+  // Pending: only where the person's audience needs no verification.
+  const project = await new ProjectStore(storage).get(conversation.projectId);
+  const user = await storage.db
+    .selectFrom('users')
+    .select(['org_id', 'org_role'])
+    .where('id', '=', device.userId)
+    .executeTakeFirst();
+  const internal = project !== null && user?.org_id === project.orgId && user.org_role !== 'guest';
+  const { effective } = await new PolicyStore(storage).effectiveForProject(conversation.projectId);
+  return !(internal ? effective.internal : effective.external).deviceVerificationRequired;
+}
+
 /** The project's people and whether each is internal: direct members, then members of its groups. */
 async function audiencesOf(
   storage: Storage,

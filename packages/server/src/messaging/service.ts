@@ -15,7 +15,7 @@ import type { EventBus } from '../realtime/bus.ts';
 import { Storage } from '../storage/storage.ts';
 import { type Conversation, ConversationStore, type PendingRemoval } from './conversations.ts';
 import { type Device, DeviceStore } from './devices.ts';
-import { entitledDevices } from './entitlement.ts';
+import { deviceEntitled, entitledDevices } from './entitlement.ts';
 import { decodeBytes, rosterRecord } from './handshake.ts';
 import { KeyPackageStore } from './key-packages.ts';
 import { ConversationLog } from './log.ts';
@@ -188,8 +188,7 @@ export class MessagingService {
         'This device is not a member of the conversation’s group.',
       );
     }
-    const entitled = await entitledDevices(storage, conversation);
-    if (!entitled.has(device.id)) {
+    if (!(await deviceEntitled(storage, conversation, device))) {
       throw new BulwarkError('forbidden', 'This device no longer belongs in this conversation.');
     }
     const reserved = await new ConversationStore(storage).reserveApplicationSeq(
