@@ -69,7 +69,7 @@ export class ConversationStore {
       name:
         r.name_enc === null
           ? null
-          : this.#storage.fields.decrypt(
+          : this.#storage.fields.decryptRecent(
               { table: 'conversations', column: 'name', rowId: r.id },
               r.name_enc,
             ),

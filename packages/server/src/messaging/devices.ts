@@ -52,7 +52,8 @@ export class DeviceStore {
     return {
       id: r.id,
       userId: r.user_id,
-      name: this.#storage.fields.decrypt(
+      // Read on every message (the sender's device): the memo spares the decryption.
+      name: this.#storage.fields.decryptRecent(
         { table: 'messaging_devices', column: 'name', rowId: r.id },
         r.name_enc,
       ),

@@ -12,7 +12,8 @@ import {
 /**
  * Policies at rest: encrypted per row (they name the org's networks and
  * authenticators), read fresh on every request so a change applies to every
- * session at its next request, on every node.
+ * session at its next request, on every node (only the decryption of an
+ * unchanged row is remembered).
  */
 export class PolicyStore {
   readonly #storage: Storage;
@@ -44,7 +45,7 @@ export class PolicyStore {
       .where('id', '=', orgId)
       .executeTakeFirst();
     if (!row) return defaultOrgPolicy;
-    const json = this.#storage.fields.decrypt(
+    const json = this.#storage.fields.decryptRecent(
       { table: 'orgs', column: 'policy', rowId: orgId },
       row.policy_enc,
     );
@@ -64,7 +65,7 @@ export class PolicyStore {
         ? null
         : projectPolicySchema.parse(
             JSON.parse(
-              this.#storage.fields.decrypt(
+              this.#storage.fields.decryptRecent(
                 { table: 'projects', column: 'policy', rowId: projectId },
                 row.policy_enc,
               ),

@@ -30,6 +30,22 @@ describe('FieldCipher encryption', () => {
     }
   });
 
+  it('decryptRecent answers like decrypt, follows a changed value, and checks what it has not seen', () => {
+    const local = cipherFor(RootKey.generate(INSTALLATION));
+    const first = local.encrypt(ctx, 'policy v1');
+    assert.equal(local.decryptRecent(ctx, first), 'policy v1');
+    assert.equal(local.decryptRecent(ctx, first), 'policy v1');
+    const second = local.encrypt(ctx, 'policy v2');
+    assert.equal(local.decryptRecent(ctx, second), 'policy v2');
+    // The same stored value under another row's context is not a hit: it must fail to open.
+    assert.throws(() => local.decryptRecent({ ...ctx, rowId: 'other' }, first), isCorrupt);
+    local.wipe();
+    assert.throws(
+      () => local.decryptRecent(ctx, first),
+      (err) => err instanceof BulwarkError && err.code === 'sealed',
+    );
+  });
+
   it('round-trips nullable values and keeps null as null', () => {
     assert.equal(fields.encryptNullable(ctx, null), null);
     assert.equal(fields.decryptNullable(ctx, null), null);

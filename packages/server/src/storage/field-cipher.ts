@@ -22,6 +22,8 @@ const VERSION = 'fe1';
 export class FieldCipher {
   readonly #encKey: Buffer;
   readonly #indexKey: Buffer;
+  /** decryptRecent's memo: stored value → plaintext, insertion-ordered for eviction. */
+  readonly #recent = new Map<string, string>();
   #wiped = false;
 
   constructor(fieldKey: PurposeKey, blindIndexKey: PurposeKey) {
@@ -67,6 +69,26 @@ export class FieldCipher {
     }
   }
 
+  /**
+   * `decrypt`, remembering the last few hundred answers. For small values read
+   * on every request (policies): a stored value is unique (random nonce, and
+   * its context in the key), so a changed row is a different key and never
+   * answered from the memo. Plaintext is held only while the keys are.
+   */
+  decryptRecent(ctx: FieldContext, stored: string): string {
+    this.#assertLive();
+    const key = `${ctx.table}\u0000${ctx.column}\u0000${ctx.rowId}\u0000${stored}`;
+    const hit = this.#recent.get(key);
+    if (hit !== undefined) return hit;
+    const plaintext = this.decrypt(ctx, stored);
+    if (this.#recent.size >= 512) {
+      const oldest = this.#recent.keys().next().value;
+      if (oldest !== undefined) this.#recent.delete(oldest);
+    }
+    this.#recent.set(key, plaintext);
+    return plaintext;
+  }
+
   encryptNullable(ctx: FieldContext, plaintext: string | null): string | null {
     return plaintext === null ? null : this.encrypt(ctx, plaintext);
   }
@@ -94,6 +116,7 @@ export class FieldCipher {
 
   wipe(): void {
     this.#wiped = true;
+    this.#recent.clear();
     this.#encKey.fill(0);
     this.#indexKey.fill(0);
   }
