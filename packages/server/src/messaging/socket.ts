@@ -13,10 +13,14 @@ import { DeviceStore } from './devices.ts';
 import { ConversationLog } from './log.ts';
 import type { ConversationSignal, DeviceSignal, MessagingService } from './service.ts';
 
+const ackWriteMs = 250;
+
 interface Follow {
   /** Last position sent on this socket, and the last the device acknowledged. */
   sent: number;
   acked: number;
+  /** The acknowledged position last written to the database. */
+  stored: number;
   /** Nothing after this position (the device was removed there). */
   upTo: number | null;
   /** The newest position known to exist. */
@@ -27,7 +31,9 @@ interface Follow {
 class DeviceConnection {
   readonly follows = new Map<string, Follow>();
   readonly sentWelcomes = new Set<string>();
-  readonly frames = new Budget(2000, 10_000);
+  // Acks come one per delivery; the budget allows a busy device and stops a flood.
+  readonly frames = new Budget(20_000, 10_000);
+  ackTimer: NodeJS.Timeout | null = null;
   queue: Promise<void> = Promise.resolve();
   alive = true;
   closed = false;
@@ -129,6 +135,7 @@ export class DeviceHub {
         conn.follows.set(cursor.conversationId, {
           sent: cursor.ackedSeq,
           acked: cursor.ackedSeq,
+          stored: cursor.ackedSeq,
           upTo: cursor.removedSeq,
           known: Number.MAX_SAFE_INTEGER,
           pumping: false,
@@ -227,9 +234,38 @@ export class DeviceHub {
       }
       if (frame.seq > follow.acked) {
         follow.acked = frame.seq;
-        await log.ack(conn.deviceId, frame.conversation, frame.seq);
+        this.#scheduleAckWrite(conn);
       }
       void this.#pump(conn, frame.conversation);
+    }
+  }
+
+  /**
+   * Acknowledged positions reach the database at most every `ackWriteMs` per
+   * socket (and when it closes), not once per message: a crash loses at most
+   * that much progress, which only means a few deliveries are sent again.
+   */
+  #scheduleAckWrite(conn: DeviceConnection): void {
+    if (conn.ackTimer !== null) return;
+    conn.ackTimer = setTimeout(() => {
+      conn.ackTimer = null;
+      void this.#writeAcks(conn);
+    }, ackWriteMs);
+    conn.ackTimer.unref();
+  }
+
+  /** Never rejects: an acknowledgement not stored is a delivery sent again later. */
+  async #writeAcks(conn: DeviceConnection): Promise<void> {
+    try {
+      const log = new ConversationLog(this.#messaging.storage());
+      for (const [conversationId, follow] of conn.follows) {
+        if (follow.acked <= follow.stored) continue;
+        const acked = follow.acked;
+        await log.ack(conn.deviceId, conversationId, acked);
+        follow.stored = Math.max(follow.stored, acked);
+      }
+    } catch (err) {
+      this.#log.warn({ err }, 'messaging socket: could not store an acknowledgement');
     }
   }
 
@@ -337,6 +373,10 @@ export class DeviceHub {
     if (conn.closed) return;
     conn.closed = true;
     this.#connections.delete(conn);
+    if (conn.ackTimer !== null) clearTimeout(conn.ackTimer);
+    conn.ackTimer = null;
+    // What was acknowledged is kept even though the socket is gone.
+    void this.#writeAcks(conn);
     for (const id of conn.follows.keys()) {
       const entry = this.#conversations.get(id);
       entry?.followers.delete(conn);
