@@ -165,4 +165,32 @@ describe('messaging devices', () => {
       'the key change is shown',
     );
   });
+
+  it('a group whose every device is gone starts over, and the people still entitled meet in it', async (t) => {
+    const { server, world } = await readyServer(t);
+    const only = await startDevice(t, server, world.people.orgOwner.id, 'only device');
+    const channel = await only.client.createChannel(world.apollo, 'lonely');
+    await only.client.sync(channel.id);
+    await allJoined([only], channel.id);
+    const before = await only.client.conversation(channel.id);
+    await only.client.revokeDevice(only.client.device?.deviceId as string);
+
+    const replacement = await startDevice(t, server, world.people.orgOwner.id, 'new laptop');
+    const colleague = await startDevice(t, server, world.people.internalMember.id, 'colleague');
+    await replacement.client.waitUntil(
+      async () => {
+        const view = await replacement.client.conversation(channel.id);
+        return view.groupId !== before.groupId && view.roster.length === 2;
+      },
+      30_000,
+      'a new group with both devices',
+    );
+    assert.ok((await ledgerActions(server)).includes('messaging.group.reset'));
+    await allJoined([replacement, colleague], channel.id);
+    await replacement.client.send(channel.id, 'starting over');
+    await colleague.client.waitUntil(
+      () => colleague.texts(channel.id).includes('starting over'),
+      20_000,
+    );
+  });
 });

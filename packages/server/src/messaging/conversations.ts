@@ -215,6 +215,28 @@ export class ConversationStore {
   }
 
   /**
+   * Starts the conversation over with a new, not yet established group (a
+   * fresh random group id), if it is still at `fromEpoch`. The log keeps its
+   * positions; the next establishment starts a new epoch 0.
+   */
+  async resetGroup(id: string, fromEpoch: number | null): Promise<boolean> {
+    if (fromEpoch === null) return false;
+    const result = await this.#storage.db
+      .updateTable('conversations')
+      .set({
+        epoch: null,
+        roster: '[]',
+        group_info: null,
+        pending: '[]',
+        group_id: randomBytes(32).toString('base64url'),
+      })
+      .where('id', '=', id)
+      .where('epoch', '=', fromEpoch)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  /**
    * Reserves the next sequence number for an application message, only in
    * `epoch` and only while no removal waits to be committed.
    */

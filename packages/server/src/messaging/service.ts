@@ -278,6 +278,12 @@ export class MessagingService {
         ([deviceId, leaf]) => !entitled.has(deviceId) && !proposed.has(leaf),
       );
       const missing = [...entitled.keys()].some((id) => !conversation.roster.includes(id));
+      if (!conversation.roster.some((id) => id !== null && entitled.has(id))) {
+        // Nobody left in the group may commit: start a new group the entitled devices
+        // establish afresh (the old one's members are all gone; none can read the new one).
+        if (await this.#resetGroup(conversation)) return;
+        continue;
+      }
       if (stale.length === 0) {
         if (missing) await this.signalMembers(conversation);
         return;
@@ -348,6 +354,40 @@ export class MessagingService {
         });
       return;
     }
+  }
+
+  /** Replaces a group no entitled device is left in; false when a commit moved it meanwhile. */
+  async #resetGroup(conversation: Conversation): Promise<boolean> {
+    const outer = this.storage();
+    const reset = await outer.db.transaction().execute(async (trx) => {
+      const storage = new Storage(trx, outer.backend, outer.fields);
+      const done = await new ConversationStore(storage).resetGroup(
+        conversation.id,
+        conversation.epoch,
+      );
+      if (!done) return false;
+      const log = new ConversationLog(storage);
+      // The old members receive nothing more from this conversation.
+      for (const id of conversation.roster) {
+        if (id !== null) await log.leave(id, conversation.id, conversation.lastSeq);
+      }
+      await this.#deps.ledger().append(trx, {
+        action: 'messaging.group.reset',
+        actor: { kind: 'system', channel: 'system' },
+        target: { type: 'conversation', id: conversation.id },
+        scope: { projectId: conversation.projectId },
+        before: { epoch: conversation.epoch, roster: conversation.roster },
+      });
+      return true;
+    });
+    if (!reset) return false;
+    const after = await new ConversationStore(outer).get(conversation.id);
+    if (after) {
+      for (const d of (await entitledDevices(outer, after)).keys()) {
+        await this.signalDevice(d, { v: 1, type: 'conversation', conversation: after.id });
+      }
+    }
+    return true;
   }
 
   async reconcileProject(projectId: string): Promise<void> {
