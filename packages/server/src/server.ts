@@ -351,7 +351,7 @@ export async function startServer(
       }
       await stopSiem();
       hub.closeAll('sealed');
-      await deviceHub.close();
+      await deviceHub.closeAll();
       closeIdentity();
       const s = storage;
       storage = null;
@@ -602,14 +602,19 @@ export async function startServer(
     );
   }, 3600_000);
   retentionTimer.unref();
-  // Removals the hooks did not announce (partner links ended, people disabled, policies
-  // tightened) are found by a sweep; old ciphertext goes by the projects' retention.
+  // Removals the hooks did not announce (people disabled, policies tightened) are found by
+  // a sweep; old ciphertext goes by the projects' retention.
+  let sweeping = false;
   const messagingTimer = setInterval(() => {
-    if (!storage) return;
+    if (!storage || sweeping) return;
+    sweeping = true;
     messaging
       .sweep()
-      .catch((err: unknown) => opts.logger.error({ err }, 'the messaging sweep failed'));
-  }, 30_000);
+      .catch((err: unknown) => opts.logger.error({ err }, 'the messaging sweep failed'))
+      .finally(() => {
+        sweeping = false;
+      });
+  }, 60_000);
   messagingTimer.unref();
   const messagingRetentionTimer = setInterval(() => {
     if (!storage) return;

@@ -110,6 +110,8 @@ export interface ConversationRecord {
 export interface OwnSend {
   /** Hex SHA-256 of the MLS message bytes as posted. */
   hash: string;
+  /** Its position, once the server answered: forgotten when processing passes it. */
+  seq?: number;
   /** What it said: if the process died before the timeline was written, the echo restores it. */
   content: MessageContent;
 }

@@ -78,6 +78,10 @@ export async function processDelivery(cx: ConversationContext, delivery: Deliver
       break;
   }
   record.processedSeq = delivery.seq;
+  // Own messages at or before this position can no longer come back.
+  if (record.ownSends.some((s) => s.seq !== undefined && s.seq <= delivery.seq)) {
+    record.ownSends = record.ownSends.filter((s) => s.seq === undefined || s.seq > delivery.seq);
+  }
   await cx.state.save(timelineChanged);
   cx.deps.ack(cx.id, delivery.seq);
   events.emit({ type: 'processed', conversation: cx.id, seq: delivery.seq });

@@ -64,6 +64,15 @@ export async function sendMessage(
       }
       throw err;
     }
+    if (seq !== null) {
+      if (record.processedSeq === seq - 1) {
+        // Up to date: the server counts our own message as delivered and sends no echo.
+        record.processedSeq = seq;
+        record.ownSends = record.ownSends.filter((s) => s.hash !== hash);
+      } else {
+        record.ownSends = record.ownSends.map((s) => (s.hash === hash ? { ...s, seq } : s));
+      }
+    }
     const change = applyContent(await cx.state.loadTimeline(), content, self, seq);
     await cx.state.save(true);
     if (change.kind === 'added') {

@@ -407,7 +407,11 @@ export class MessagingService {
       .select('id')
       .where('epoch', 'is not', null)
       .execute();
-    for (const r of rows) await this.reconcile(r.id);
+    for (const r of rows) {
+      await this.reconcile(r.id);
+      // Between conversations, let requests and deliveries run (SQLCipher queries block).
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   }
 
   /** A device's conversations: every channel of its person's projects and their direct ones. */

@@ -9,6 +9,7 @@ import {
 import type { FastifyBaseLogger } from 'fastify';
 import type { Actor } from '../identity/sessions/service.ts';
 import { Budget, type LiveSocket, OPEN } from '../realtime/connection.ts';
+import { Storage } from '../storage/storage.ts';
 import { DeviceStore } from './devices.ts';
 import { ConversationLog } from './log.ts';
 import type { ConversationSignal, DeviceSignal, MessagingService } from './service.ts';
@@ -19,8 +20,6 @@ interface Follow {
   /** Last position sent on this socket, and the last the device acknowledged. */
   sent: number;
   acked: number;
-  /** The acknowledged position last written to the database. */
-  stored: number;
   /** Nothing after this position (the device was removed there). */
   upTo: number | null;
   /** The newest position known to exist. */
@@ -33,7 +32,6 @@ class DeviceConnection {
   readonly sentWelcomes = new Set<string>();
   // Acks come one per delivery; the budget allows a busy device and stops a flood.
   readonly frames = new Budget(20_000, 10_000);
-  ackTimer: NodeJS.Timeout | null = null;
   queue: Promise<void> = Promise.resolve();
   alive = true;
   closed = false;
@@ -72,6 +70,9 @@ export class DeviceHub {
   >();
   readonly #devices = new Map<string, { followers: Set<DeviceConnection>; stop: () => void }>();
   readonly #timer: NodeJS.Timeout;
+  /** "<deviceId> <conversationId>" → highest acknowledged position not yet stored. */
+  readonly #pendingAcks = new Map<string, number>();
+  #ackTimer: NodeJS.Timeout | null = null;
 
   constructor(opts: {
     messaging: MessagingService;
@@ -113,10 +114,20 @@ export class DeviceHub {
       });
   }
 
+  /** Closes every socket (the server seals); acknowledgements are stored first. */
+  async closeAll(): Promise<void> {
+    if (this.#ackTimer !== null) clearTimeout(this.#ackTimer);
+    this.#ackTimer = null;
+    await this.#writeAcks();
+    for (const conn of this.#connections) {
+      this.#close(conn, realtimeCloseCodes.goingAway, 'server sealed or shutting down');
+    }
+  }
+
+  /** Shutdown: every socket closed and the heartbeat stopped. */
   async close(): Promise<void> {
     clearInterval(this.#timer);
-    for (const conn of this.#connections)
-      this.#close(conn, realtimeCloseCodes.goingAway, 'server shutting down');
+    await this.closeAll();
   }
 
   async #start(conn: DeviceConnection): Promise<void> {
@@ -135,7 +146,6 @@ export class DeviceHub {
         conn.follows.set(cursor.conversationId, {
           sent: cursor.ackedSeq,
           acked: cursor.ackedSeq,
-          stored: cursor.ackedSeq,
           upTo: cursor.removedSeq,
           known: Number.MAX_SAFE_INTEGER,
           pumping: false,
@@ -234,38 +244,45 @@ export class DeviceHub {
       }
       if (frame.seq > follow.acked) {
         follow.acked = frame.seq;
-        this.#scheduleAckWrite(conn);
+        this.#queueAck(conn.deviceId, frame.conversation, frame.seq);
       }
       void this.#pump(conn, frame.conversation);
     }
   }
 
   /**
-   * Acknowledged positions reach the database at most every `ackWriteMs` per
-   * socket (and when it closes), not once per message: a crash loses at most
-   * that much progress, which only means a few deliveries are sent again.
+   * Acknowledged positions reach the database together, in one transaction
+   * every `ackWriteMs` for every socket of this node, not one write per
+   * message (each is a durable commit): a crash loses at most that much
+   * progress, which only means a few deliveries are sent again.
    */
-  #scheduleAckWrite(conn: DeviceConnection): void {
-    if (conn.ackTimer !== null) return;
-    conn.ackTimer = setTimeout(() => {
-      conn.ackTimer = null;
-      void this.#writeAcks(conn);
+  #queueAck(deviceId: string, conversationId: string, seq: number): void {
+    const key = `${deviceId} ${conversationId}`;
+    if ((this.#pendingAcks.get(key) ?? 0) < seq) this.#pendingAcks.set(key, seq);
+    if (this.#ackTimer !== null) return;
+    this.#ackTimer = setTimeout(() => {
+      this.#ackTimer = null;
+      void this.#writeAcks();
     }, ackWriteMs);
-    conn.ackTimer.unref();
+    this.#ackTimer.unref();
   }
 
   /** Never rejects: an acknowledgement not stored is a delivery sent again later. */
-  async #writeAcks(conn: DeviceConnection): Promise<void> {
+  async #writeAcks(): Promise<void> {
+    if (this.#pendingAcks.size === 0) return;
+    const batch = [...this.#pendingAcks];
+    this.#pendingAcks.clear();
     try {
-      const log = new ConversationLog(this.#messaging.storage());
-      for (const [conversationId, follow] of conn.follows) {
-        if (follow.acked <= follow.stored) continue;
-        const acked = follow.acked;
-        await log.ack(conn.deviceId, conversationId, acked);
-        follow.stored = Math.max(follow.stored, acked);
-      }
+      const outer = this.#messaging.storage();
+      await outer.db.transaction().execute(async (trx) => {
+        const log = new ConversationLog(new Storage(trx, outer.backend, outer.fields));
+        for (const [key, seq] of batch) {
+          const [deviceId, conversationId] = key.split(' ') as [string, string];
+          await log.ack(deviceId, conversationId, seq);
+        }
+      });
     } catch (err) {
-      this.#log.warn({ err }, 'messaging socket: could not store an acknowledgement');
+      this.#log.warn({ err }, 'messaging socket: could not store acknowledgements');
     }
   }
 
@@ -306,6 +323,21 @@ export class DeviceHub {
     for (const conn of this.#conversations.get(conversationId)?.followers ?? []) {
       const follow = conn.follows.get(conversationId);
       if (!follow) continue;
+      // The sender's own device has its message: when it is up to date (everything before
+      // acknowledged), count it as delivered and acknowledged instead of echoing it.
+      // Otherwise it is echoed in order, and the client recognises it by its bytes.
+      if (
+        signal.from === conn.deviceId &&
+        signal.delivery?.kind === 'application' &&
+        follow.sent === signal.seq - 1 &&
+        follow.acked === follow.sent &&
+        !follow.pumping
+      ) {
+        follow.sent = signal.seq;
+        follow.acked = signal.seq;
+        this.#queueAck(conn.deviceId, conversationId, signal.seq);
+        continue;
+      }
       follow.known = Math.max(
         follow.known === Number.MAX_SAFE_INTEGER ? 0 : follow.known,
         signal.seq,
@@ -331,7 +363,11 @@ export class DeviceHub {
   }
 
   async #heartbeat(): Promise<void> {
-    for (const conn of this.#connections) {
+    for (const conn of [...this.#connections]) {
+      // One socket at a time, letting other work in between: on SQLCipher the checks are
+      // synchronous queries, and a thousand in one go would stall every delivery.
+      await new Promise((resolve) => setImmediate(resolve));
+      if (conn.closed) continue;
       if (!conn.alive) {
         conn.socket.terminate();
         this.#drop(conn);
@@ -373,10 +409,6 @@ export class DeviceHub {
     if (conn.closed) return;
     conn.closed = true;
     this.#connections.delete(conn);
-    if (conn.ackTimer !== null) clearTimeout(conn.ackTimer);
-    conn.ackTimer = null;
-    // What was acknowledged is kept even though the socket is gone.
-    void this.#writeAcks(conn);
     for (const id of conn.follows.keys()) {
       const entry = this.#conversations.get(id);
       entry?.followers.delete(conn);
