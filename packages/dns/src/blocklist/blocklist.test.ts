@@ -1,0 +1,170 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { normalizeName } from '../names.ts';
+import { DomainMatcher } from './matcher.ts';
+import { type ListFormat, parseList } from './parse.ts';
+
+function matcherOf(text: string, format: ListFormat): DomainMatcher {
+  const m = new DomainMatcher();
+  m.add(parseList(text, format).rules, format);
+  return m;
+}
+
+describe('domain names', () => {
+  it('normalises case, the trailing dot and IDN to one spelling', () => {
+    assert.equal(normalizeName('WWW.Example.COM.'), 'www.example.com');
+    assert.equal(normalizeName('bücher.example'), 'xn--bcher-kva.example');
+    assert.equal(normalizeName('_dmarc.example.org'), '_dmarc.example.org');
+  });
+
+  it('refuses what is not a name: empty labels, long labels, bad characters', () => {
+    for (const bad of ['', '.', 'a..b', `${'a'.repeat(64)}.com`, 'exa mple.com', '-a.com', 'a/b']) {
+      assert.equal(normalizeName(bad), null, bad);
+    }
+    assert.equal(normalizeName(`${'a.'.repeat(127)}a`), null, 'over 253 characters');
+  });
+});
+
+describe('block lists', () => {
+  it('hosts files block the exact names, never the machine’s own', () => {
+    const list = parseList(
+      [
+        '# a comment',
+        '127.0.0.1 localhost',
+        '0.0.0.0 ads.example.com tracker.example.net # inline comment',
+        '::1 ip6-localhost',
+        '0.0.0.0',
+        'not-an-address ads.example.org',
+      ].join('\n'),
+      'hosts',
+    );
+    assert.deepEqual(
+      list.rules.map((r) => (r.match === 'regex' ? r.source : r.name)),
+      ['ads.example.com', 'tracker.example.net'],
+    );
+    assert.equal(list.skipped, 2);
+    const m = new DomainMatcher();
+    m.add(list.rules, 'hosts');
+    assert.equal(m.check('ads.example.com').action, 'block');
+    assert.equal(m.check('sub.ads.example.com').action, 'none', 'hosts entries are exact');
+    assert.equal(m.check('localhost').action, 'none');
+  });
+
+  it('plain domain lists block the name and everything under it', () => {
+    const m = matcherOf('malware.example\n*.wild.example\n# comment\n\nbad name here', 'domains');
+    assert.equal(m.check('malware.example').action, 'block');
+    assert.equal(m.check('a.b.malware.example').action, 'block');
+    assert.equal(m.check('notmalware.example').action, 'none', 'a suffix is not a parent');
+    assert.equal(m.check('x.wild.example').action, 'block');
+    assert.equal(m.check('wild.example').action, 'none', 'a wildcard is strictly under');
+  });
+
+  it('Adblock rules: ||x^ blocks, @@||x^ excepts, /regex/ matches, other syntax is skipped', () => {
+    const list = parseList(
+      [
+        '! Title: test list',
+        '[Adblock Plus 2.0]',
+        '||doubleclick.example^',
+        '||ads.example^$important',
+        '@@||good.doubleclick.example^',
+        '/^track[0-9]+\\./',
+        '||*.cdn.example^',
+        '##.banner',
+        '||example.org/path^',
+        '||third.example^$third-party',
+        '/[unclosed/',
+      ].join('\n'),
+      'adblock',
+    );
+    assert.equal(list.skipped, 4, JSON.stringify(list.samples));
+    assert.match(list.samples.map((s) => s.reason).join(' | '), /third-party/);
+    const m = new DomainMatcher();
+    m.add(list.rules, 'adblock');
+    assert.equal(m.check('doubleclick.example').action, 'block');
+    assert.equal(m.check('x.doubleclick.example').action, 'block');
+    assert.equal(m.check('good.doubleclick.example').action, 'allow');
+    assert.equal(m.check('deep.good.doubleclick.example').action, 'allow');
+    assert.equal(m.check('ads.example').action, 'block');
+    assert.equal(m.check('track42.example.com').action, 'block');
+    assert.equal(m.check('tracking.example.com').action, 'none');
+    assert.equal(m.check('a.cdn.example').action, 'block');
+    assert.equal(m.check('cdn.example').action, 'none');
+  });
+
+  it('RPZ: NXDOMAIN, NODATA, drop and local data block; passthru allows; origins are stripped', () => {
+    const zone = [
+      '$TTL 300',
+      '$ORIGIN rpz.example.org.',
+      '@ SOA localhost. root.localhost. 1 3600 600 86400 300',
+      '  NS localhost.',
+      'bad.example CNAME .',
+      '*.bad.example CNAME .',
+      'nodata.example 300 IN CNAME *.',
+      'drop.example CNAME rpz-drop.',
+      'sink.example A 0.0.0.0',
+      'ok.bad.example CNAME rpz-passthru.',
+      'absolute.example.rpz.example.org. CNAME .',
+      'redirect.example CNAME walled.garden.example.',
+      'weird.example TXT "x"',
+    ].join('\n');
+    const list = parseList(zone, 'rpz');
+    assert.equal(list.skipped, 2, JSON.stringify(list.samples));
+    const m = new DomainMatcher();
+    m.add(list.rules, 'rpz');
+    for (const name of [
+      'bad.example',
+      'x.bad.example',
+      'nodata.example',
+      'drop.example',
+      'sink.example',
+      'absolute.example',
+    ]) {
+      assert.equal(m.check(name).action, 'block', name);
+    }
+    assert.equal(m.check('ok.bad.example').action, 'allow');
+    assert.equal(m.check('sub.nodata.example').action, 'none', 'RPZ owners are exact');
+  });
+
+  it('garbage never throws: every line is a rule, a skip, or nothing', () => {
+    fc.assert(
+      fc.property(
+        fc.string({ maxLength: 400 }),
+        fc.constantFrom<ListFormat>('hosts', 'domains', 'adblock', 'rpz'),
+        (text, format) => {
+          const parsed = parseList(text, format);
+          assert.ok(parsed.skipped >= 0 && parsed.samples.length <= 20);
+          const m = new DomainMatcher();
+          m.add(parsed.rules, format);
+          m.check('example.com');
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('allow rules win over block rules from any list, and each verdict names its rule', () => {
+    const m = new DomainMatcher();
+    m.add(parseList('tracker.example', 'domains').rules, 'trackers');
+    m.add(parseList('@@||cdn.tracker.example^', 'adblock').rules, 'allow-list');
+    assert.deepEqual(m.check('x.tracker.example'), {
+      action: 'block',
+      rule: { match: 'subtree', name: 'tracker.example', list: 'trackers' },
+    });
+    assert.deepEqual(m.check('img.cdn.tracker.example'), {
+      action: 'allow',
+      rule: { match: 'subtree', name: 'cdn.tracker.example', list: 'allow-list' },
+    });
+    assert.equal(m.check('not a name').action, 'none');
+  });
+
+  it('a hundred thousand rules: every listed name and its subdomains block, others do not', () => {
+    const names = Array.from({ length: 100_000 }, (_, i) => `host${i}.blocked${i % 97}.example`);
+    const m = matcherOf(names.join('\n'), 'domains');
+    assert.equal(m.size, names.length);
+    for (let i = 0; i < names.length; i += 997) {
+      assert.equal(m.check(`www.${names[i]}`).action, 'block');
+      assert.equal(m.check(`host${i}.allowed.example`).action, 'none');
+    }
+  });
+});

@@ -1,0 +1,193 @@
+import { normalizeName } from '../names.ts';
+
+/**
+ * Block and allow lists in the formats people publish them in (issue 8):
+ * hosts files, plain domain lists, Adblock-style DNS filters (`||x^`,
+ * `@@||x^` exceptions, `/regex/`) and Response Policy Zones. A line that
+ * does not parse is skipped and counted, never fatal: public lists carry
+ * junk, and one bad line must not take the other million down.
+ */
+
+export type ListFormat = 'hosts' | 'domains' | 'adblock' | 'rpz';
+
+/**
+ * exact: the name only; subtree: the name and every name under it;
+ * wildcard: names strictly under it (`*.example.com`, not `example.com`).
+ */
+export type NameMatch = 'exact' | 'subtree' | 'wildcard';
+
+export type ListRule =
+  | { action: 'block' | 'allow'; match: NameMatch; name: string }
+  | { action: 'block' | 'allow'; match: 'regex'; pattern: RegExp; source: string };
+
+export interface ParsedList {
+  rules: ListRule[];
+  /** Lines that were not rules (comments and blanks are not counted). */
+  skipped: number;
+  /** The first few skipped lines and why, for the operator. */
+  samples: { line: number; text: string; reason: string }[];
+}
+
+const maxSamples = 20;
+/** Longer lines are not rules of any format we read (and regexes that long are a risk). */
+const maxLineLength = 1024;
+
+/** Names a hosts file maps for the machine itself, not to block. */
+const hostsOwnNames = new Set([
+  'localhost',
+  'localhost.localdomain',
+  'local',
+  'broadcasthost',
+  'ip6-localhost',
+  'ip6-loopback',
+  'ip6-localnet',
+  'ip6-mcastprefix',
+  'ip6-allnodes',
+  'ip6-allrouters',
+  'ip6-allhosts',
+  '0.0.0.0',
+]);
+
+export function parseList(text: string, format: ListFormat): ParsedList {
+  const parsed: ParsedList = { rules: [], skipped: 0, samples: [] };
+  const skip = (line: number, raw: string, reason: string) => {
+    parsed.skipped += 1;
+    if (parsed.samples.length < maxSamples) {
+      parsed.samples.push({ line, text: raw.slice(0, 120), reason });
+    }
+  };
+  const parseLine = lineParsers[format];
+  const state: RpzState = { origin: null, owner: null };
+  let lineNumber = 0;
+  for (const raw of text.split(/\r?\n/)) {
+    lineNumber += 1;
+    if (raw.length > maxLineLength) {
+      skip(lineNumber, raw, `longer than ${maxLineLength} characters`);
+      continue;
+    }
+    const result = parseLine(raw, state);
+    if (result === null) continue;
+    if (typeof result === 'string') skip(lineNumber, raw, result);
+    else parsed.rules.push(...result);
+  }
+  return parsed;
+}
+
+interface RpzState {
+  origin: string | null;
+  /** A record line that starts with blanks belongs to the previous owner (RFC 1035 §5.1). */
+  owner: string | null;
+}
+
+/** null: nothing on the line (blank, comment); a string: why it was skipped. */
+type LineParser = (raw: string, state: RpzState) => ListRule[] | string | null;
+
+const lineParsers: Record<ListFormat, LineParser> = {
+  hosts(raw) {
+    const line = raw.replace(/#.*$/, '').trim();
+    if (line === '') return null;
+    const [address, ...names] = line.split(/\s+/);
+    if (address === undefined || names.length === 0) return 'a hosts line is an address and names';
+    if (!/^[0-9a-f.:]+$/i.test(address)) return `"${address}" is not an address`;
+    const rules: ListRule[] = [];
+    for (const n of names) {
+      const name = normalizeName(n);
+      if (name === null) return `"${n}" is not a domain name`;
+      if (!hostsOwnNames.has(name)) rules.push({ action: 'block', match: 'exact', name });
+    }
+    return rules;
+  },
+
+  domains(raw) {
+    const line = raw.replace(/#.*$/, '').trim();
+    if (line === '') return null;
+    const wildcard = line.startsWith('*.');
+    const name = normalizeName(wildcard ? line.slice(2) : line);
+    if (name === null) return `"${line}" is not a domain name`;
+    return [{ action: 'block', match: wildcard ? 'wildcard' : 'subtree', name }];
+  },
+
+  adblock(raw) {
+    const line = raw.trim();
+    if (/^(##|#@#|#\?#|#\$#)/.test(line)) return 'a cosmetic (element-hiding) rule, not DNS';
+    if (line === '' || line.startsWith('!') || line.startsWith('#') || line.startsWith('[')) {
+      return null;
+    }
+    const allow = line.startsWith('@@');
+    const body = allow ? line.slice(2) : line;
+    const action = allow ? 'allow' : 'block';
+    if (body.startsWith('/')) {
+      const end = body.lastIndexOf('/');
+      if (end <= 0) return 'an unterminated /regex/';
+      if (body.slice(end + 1) !== '') return 'modifiers on a regex rule are not supported';
+      const source = body.slice(1, end);
+      try {
+        return [{ action, match: 'regex', pattern: new RegExp(source, 'i'), source }];
+      } catch {
+        return `"${source}" is not a valid regular expression`;
+      }
+    }
+    const rule = /^\|\|(\*\.)?([^/^$|*]+)\^(?:\$(.*))?$/.exec(body);
+    if (!rule) return 'not a DNS rule (||name^ or @@||name^)';
+    const [, star, domain, modifiers] = rule;
+    // Modifiers narrow a rule to clients or record types we do not model; `important` is the
+    // one that changes nothing for DNS. Anything else would block more than its author meant.
+    if (modifiers !== undefined && modifiers !== 'important') {
+      return `the modifier $${modifiers} is not supported`;
+    }
+    const name = normalizeName(domain ?? '');
+    if (name === null) return `"${domain}" is not a domain name`;
+    return [{ action, match: star ? 'wildcard' : 'subtree', name }];
+  },
+
+  rpz(raw, state) {
+    const line = raw.replace(/;.*$/, '').trim();
+    if (line === '') return null;
+    const origin = /^\$ORIGIN\s+(\S+)$/i.exec(line);
+    if (origin) {
+      state.origin = normalizeName(origin[1] ?? '');
+      return state.origin === null ? `"${origin[1]}" is not a zone name` : null;
+    }
+    if (line.startsWith('$')) return null; // $TTL and friends
+    const inherits = /^\s/.test(raw);
+    if (inherits && state.owner === null) return 'a record without an owner';
+    const fields = inherits ? [state.owner as string, ...line.split(/\s+/)] : line.split(/\s+/);
+    if (!inherits) state.owner = fields[0] ?? null;
+    // owner [ttl] [class] type rdata
+    let i = 1;
+    while (
+      i < fields.length &&
+      (/^\d+$/.test(fields[i] ?? '') || /^(IN|CH|HS)$/i.test(fields[i] ?? ''))
+    ) {
+      i += 1;
+    }
+    const type = fields[i]?.toUpperCase();
+    const rdata = fields[i + 1];
+    if (type === undefined || rdata === undefined) return 'an RPZ record is owner, type and data';
+    if (type === 'SOA' || type === 'NS') return null;
+    let owner = fields[0] ?? '';
+    // An absolute owner carries the policy zone's own name: the trigger is what precedes it.
+    if (owner.endsWith('.') && state.origin !== null) {
+      const absolute = normalizeName(owner);
+      if (absolute !== null && absolute.endsWith(`.${state.origin}`)) {
+        owner = absolute.slice(0, -(state.origin.length + 1));
+      }
+    }
+    const wildcard = owner.startsWith('*.');
+    const name = normalizeName(wildcard ? owner.slice(2) : owner);
+    if (name === null) return `"${owner}" is not a domain name`;
+    const match: NameMatch = wildcard ? 'wildcard' : 'exact';
+    if (type === 'CNAME') {
+      const target = rdata.toLowerCase();
+      if (target === 'rpz-passthru.') return [{ action: 'allow', match, name }];
+      // "." is NXDOMAIN, "*." NODATA, rpz-drop. drops: all three deny the name.
+      if (target === '.' || target === '*.' || target === 'rpz-drop.') {
+        return [{ action: 'block', match, name }];
+      }
+      return `CNAME to "${rdata}" (local redirection) is not supported`;
+    }
+    // Local data (A 0.0.0.0 and the like) answers with a sinkhole: a block here.
+    if (type === 'A' || type === 'AAAA') return [{ action: 'block', match, name }];
+    return `RPZ action ${type} is not supported`;
+  },
+};
