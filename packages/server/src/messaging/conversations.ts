@@ -1,5 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { MlsCiphersuite } from '@bulwark/protocol';
+import type { Selectable } from 'kysely';
+import type { Tables } from '../storage/schema.ts';
 import type { Storage } from '../storage/storage.ts';
 
 /** A removal the server proposed as the group's external sender, waiting to be committed. */
@@ -28,23 +30,7 @@ export interface Conversation {
   createdAt: string;
 }
 
-type Row = {
-  id: string;
-  project_id: string;
-  kind: 'channel' | 'direct';
-  name_enc: string | null;
-  direct_key: string | null;
-  participants: string | null;
-  group_id: string;
-  ciphersuite: string;
-  epoch: number | null;
-  roster: string;
-  group_info: string | null;
-  pending: string;
-  last_seq: number;
-  created_by: string;
-  created_at: string;
-};
+type Row = Selectable<Tables['conversations']>;
 
 /** The new state a handshake leaves; written only if the epoch is still the one it was built on. */
 export interface GroupTransition {
@@ -92,7 +78,7 @@ export class ConversationStore {
       .selectAll()
       .where('id', '=', id)
       .executeTakeFirst();
-    return r ? this.#row(r as Row) : null;
+    return r ? this.#row(r) : null;
   }
 
   async listForProject(projectId: string): Promise<Conversation[]> {
@@ -102,7 +88,7 @@ export class ConversationStore {
       .where('project_id', '=', projectId)
       .orderBy('created_at')
       .execute();
-    return rows.map((r) => this.#row(r as Row));
+    return rows.map((r) => this.#row(r));
   }
 
   async listForProjects(projectIds: readonly string[]): Promise<Conversation[]> {
@@ -113,7 +99,7 @@ export class ConversationStore {
       .where('project_id', 'in', [...projectIds])
       .orderBy('created_at')
       .execute();
-    return rows.map((r) => this.#row(r as Row));
+    return rows.map((r) => this.#row(r));
   }
 
   /** Conversations whose group holds this device (to remove it when it is revoked). */
@@ -133,7 +119,7 @@ export class ConversationStore {
       .selectAll()
       .where('direct_key', '=', directKey(projectId, a, b))
       .executeTakeFirst();
-    return r ? this.#row(r as Row) : null;
+    return r ? this.#row(r) : null;
   }
 
   async create(

@@ -1,6 +1,8 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { DeviceStatus, DeviceView } from '@bulwark/protocol';
+import type { Selectable } from 'kysely';
 import { BulwarkError } from '../errors.ts';
+import type { Tables } from '../storage/schema.ts';
 import type { Storage } from '../storage/storage.ts';
 
 export interface Device {
@@ -38,17 +40,7 @@ export class DeviceStore {
     this.#storage = storage;
   }
 
-  #row(r: {
-    id: string;
-    user_id: string;
-    name_enc: string;
-    signature_public_key: string;
-    status: DeviceStatus;
-    verified_by_kind: 'device' | 'admin' | null;
-    verified_by_id: string | null;
-    created_at: string;
-    revoked_at: string | null;
-  }): Device {
+  #row(r: Selectable<Tables['messaging_devices']>): Device {
     return {
       id: r.id,
       userId: r.user_id,
