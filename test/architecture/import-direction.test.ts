@@ -17,7 +17,7 @@ const allowed: Record<string, string[]> = {
   protocol: [],
   crypto: [],
   ledger: [],
-  server: ['protocol', 'crypto', 'ledger'],
+  server: ['protocol', 'crypto', 'ledger', 'dns'],
   cli: ['protocol', 'crypto', 'ledger'],
   dns: ['protocol', 'crypto'],
   mail: ['protocol', 'crypto'],

@@ -1,14 +1,17 @@
 import { normalizeName, parentsOf } from '../names.ts';
+import type { BlockAnswer } from '../types.ts';
 import type { ListRule, NameMatch } from './parse.ts';
 
 export interface Verdict {
   action: 'block' | 'allow' | 'none';
   /** The rule that decided, for the query log and the statistics. */
-  rule: { match: NameMatch | 'regex'; name: string; list: string } | null;
+  rule: { match: NameMatch | 'regex'; name: string; list: string; answer?: BlockAnswer } | null;
 }
 
+/** Shared by every rule of one list with one answer: a million rules, a handful of objects. */
 interface Entry {
   list: string;
+  answer?: BlockAnswer;
 }
 
 interface RuleMaps {
@@ -43,13 +46,21 @@ export class DomainMatcher {
   }
 
   add(rules: Iterable<ListRule>, list: string): void {
+    const plain: Entry = { list };
+    const byAnswer = new Map<BlockAnswer, Entry>();
     for (const rule of rules) {
       if (rule.match === 'regex') {
         this.#regex.push({ action: rule.action, pattern: rule.pattern, source: rule.source, list });
         continue;
       }
       const maps = rule.action === 'allow' ? this.#allow : this.#block;
-      if (!maps[rule.match].has(rule.name)) maps[rule.match].set(rule.name, { list });
+      if (maps[rule.match].has(rule.name)) continue;
+      let entry = plain;
+      if (rule.answer !== undefined) {
+        entry = byAnswer.get(rule.answer) ?? { list, answer: rule.answer };
+        byAnswer.set(rule.answer, entry);
+      }
+      maps[rule.match].set(rule.name, entry);
     }
   }
 
@@ -57,6 +68,16 @@ export class DomainMatcher {
   check(query: string): Verdict {
     const name = normalizeName(query);
     if (name === null) return { action: 'none', rule: null };
+    return this.checkLowerCase(name);
+  }
+
+  /**
+   * The resolver's entry: the name as read off the wire, already lower case
+   * without the trailing dot. A name that is not a valid domain simply
+   * matches no name rule, so the normalisation above is not needed per query.
+   */
+  checkLowerCase(name: string): Verdict {
+    if (name === '') return { action: 'none', rule: null };
     const allowed = this.#find(this.#allow, name);
     if (allowed) return { action: 'allow', rule: allowed };
     const blocked = this.#find(this.#block, name);
@@ -74,21 +95,19 @@ export class DomainMatcher {
     return { action: 'none', rule: null };
   }
 
-  #find(maps: RuleMaps, name: string): { match: NameMatch; name: string; list: string } | null {
+  #find(maps: RuleMaps, name: string): Verdict['rule'] {
     const exact = maps.exact.get(name) ?? maps.subtree.get(name);
-    if (exact) {
-      return { match: maps.exact.has(name) ? 'exact' : 'subtree', name, list: exact.list };
-    }
+    if (exact) return found(maps.exact.has(name) ? 'exact' : 'subtree', name, exact);
     for (const parent of parentsOf(name)) {
       const under = maps.subtree.get(parent) ?? maps.wildcard.get(parent);
-      if (under) {
-        return {
-          match: maps.subtree.has(parent) ? 'subtree' : 'wildcard',
-          name: parent,
-          list: under.list,
-        };
-      }
+      if (under) return found(maps.subtree.has(parent) ? 'subtree' : 'wildcard', parent, under);
     }
     return null;
   }
+}
+
+function found(match: NameMatch, name: string, entry: Entry): NonNullable<Verdict['rule']> {
+  return entry.answer === undefined
+    ? { match, name, list: entry.list }
+    : { match, name, list: entry.list, answer: entry.answer };
 }

@@ -1,4 +1,5 @@
 import { normalizeName } from '../names.ts';
+import type { BlockAnswer } from '../types.ts';
 
 /**
  * Block and allow lists in the formats people publish them in (issue 8):
@@ -16,8 +17,13 @@ export type ListFormat = 'hosts' | 'domains' | 'adblock' | 'rpz';
  */
 export type NameMatch = 'exact' | 'subtree' | 'wildcard';
 
+/**
+ * `answer` is set only where the list itself says how to answer (RPZ's
+ * NXDOMAIN, NODATA, drop, local data); otherwise the list's or the policy's
+ * answer mode applies.
+ */
 export type ListRule =
-  | { action: 'block' | 'allow'; match: NameMatch; name: string }
+  | { action: 'block' | 'allow'; match: NameMatch; name: string; answer?: BlockAnswer }
   | { action: 'block' | 'allow'; match: 'regex'; pattern: RegExp; source: string };
 
 export interface ParsedList {
@@ -72,6 +78,12 @@ export function parseList(text: string, format: ListFormat): ParsedList {
   }
   return parsed;
 }
+
+const rpzCnameAnswers: Record<string, BlockAnswer> = {
+  '.': 'nxdomain',
+  '*.': 'nodata',
+  'rpz-drop.': 'drop',
+};
 
 interface RpzState {
   origin: string | null;
@@ -180,14 +192,13 @@ const lineParsers: Record<ListFormat, LineParser> = {
     if (type === 'CNAME') {
       const target = rdata.toLowerCase();
       if (target === 'rpz-passthru.') return [{ action: 'allow', match, name }];
-      // "." is NXDOMAIN, "*." NODATA, rpz-drop. drops: all three deny the name.
-      if (target === '.' || target === '*.' || target === 'rpz-drop.') {
-        return [{ action: 'block', match, name }];
-      }
+      // "." is NXDOMAIN, "*." NODATA, rpz-drop. no answer at all (RFC draft-vixie-dnsop-dns-rpz §3).
+      const answer = rpzCnameAnswers[target];
+      if (answer !== undefined) return [{ action: 'block', match, name, answer }];
       return `CNAME to "${rdata}" (local redirection) is not supported`;
     }
-    // Local data (A 0.0.0.0 and the like) answers with a sinkhole: a block here.
-    if (type === 'A' || type === 'AAAA') return [{ action: 'block', match, name }];
+    // Local data (A 0.0.0.0 and the like): answered with the null address.
+    if (type === 'A' || type === 'AAAA') return [{ action: 'block', match, name, answer: 'null' }];
     return `RPZ action ${type} is not supported`;
   },
 };

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ldapConfigSchema } from '../identity/ldap/config.ts';
+import { dnsAllowedKeys, dnsSchema } from './dns.ts';
 import { oidcConnectorsSchema } from '../identity/oidc/config.ts';
 
 /**
@@ -365,6 +366,7 @@ export const topShape = {
   auth: z.object(authShape, sectionError(authShape)).strict().prefault({}),
   audit: z.object(auditShape, sectionError(auditShape)).strict().prefault({}),
   events: z.object(eventsShape, sectionError(eventsShape)).strict().prefault({}),
+  dns: dnsSchema.prefault({}),
 };
 
 export const configSchema = z.object(topShape, sectionError(topShape)).strict();
@@ -388,6 +390,7 @@ export const allowedKeysByPath: Readonly<Record<string, readonly string[]>> = {
   events: Object.keys(eventsShape),
   'events.nats': Object.keys(natsShape),
   'events.nats.tls': Object.keys(natsTlsShape),
+  ...dnsAllowedKeys,
 };
 
 function isPostgresUrl(value: string): boolean {

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createSecureServer } from 'node:http2';
 import type { Server } from 'node:https';
 import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
@@ -55,12 +56,22 @@ export function registeredRoutes(app: App): readonly RegisteredRoute[] {
 export async function buildApp(opts: AppOptions): Promise<App> {
   const app = Fastify({
     loggerInstance: opts.logger,
-    https: {
-      key: opts.tls.key,
-      cert: opts.tls.cert,
-      minVersion: 'TLSv1.3',
-      maxVersion: 'TLSv1.3',
-    },
+    // HTTP/2 with HTTP/1.1 beside it: DNS over HTTPS clients (RFC 8484 §5.2
+    // recommends HTTP/2; kdig and most stub resolvers insist) share this port
+    // with browsers, and WebSocket upgrades still arrive over HTTP/1.1. Typed
+    // as the HTTPS server: Fastify hands HTTP/2 requests to the same handlers
+    // through Node's compatibility API.
+    serverFactory: (handler) =>
+      createSecureServer(
+        {
+          key: opts.tls.key,
+          cert: opts.tls.cert,
+          minVersion: 'TLSv1.3',
+          maxVersion: 'TLSv1.3',
+          allowHTTP1: true,
+        },
+        handler as never,
+      ) as unknown as Server,
     bodyLimit: 1024 * 1024,
     trustProxy: false,
     return503OnClosing: true,

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { BlockList, isIP } from 'node:net';
 import { describe, it } from 'node:test';
+import { dnsCategories, type QueryLogMode, queryLogModes } from '@bulwark/dns';
 import { cidrInside, effectivePolicy, loosenings } from './effective.ts';
 import {
   type AudienceRules,
@@ -24,7 +25,14 @@ const keyC = 'fa2b99dc-9e39-4257-8f92-4a30d23c4118';
 /** The default org with some rules replaced; validated, so tests cannot start from a bad org. */
 function org(
   changes: { internal?: Partial<AudienceRules>; external?: Partial<AudienceRules> } & Partial<
-    Pick<OrgPolicy, 'issueLinkRequired' | 'retentionDays'>
+    Pick<
+      OrgPolicy,
+      | 'issueLinkRequired'
+      | 'retentionDays'
+      | 'dnsBlockCategories'
+      | 'dnsQueryLog'
+      | 'dnsQueryLogRetentionDays'
+    >
   > = {},
 ): OrgPolicy {
   return orgPolicySchema.parse({
@@ -93,6 +101,49 @@ describe('effectivePolicy: field by field', () => {
         .issueLinkRequired,
       true,
     );
+  });
+
+  it('blocks the DNS categories either side blocks, in the catalogue order', () => {
+    const effective = effectivePolicy(org({ dnsBlockCategories: ['phishing', 'malware'] }), {
+      dnsBlockCategories: ['ads', 'malware', 'phishing'],
+    });
+    assert.deepEqual(effective.dnsBlockCategories, ['malware', 'phishing', 'ads']);
+    // Even an override the API would refuse (dropping malware) cannot unblock it.
+    const sneaky = effectivePolicy(org(), { dnsBlockCategories: ['trackers'] });
+    assert.deepEqual(sneaky.dnsBlockCategories, ['malware', 'phishing', 'trackers']);
+    assert.deepEqual(effectivePolicy(org(), null).dnsBlockCategories, ['malware', 'phishing']);
+  });
+
+  it('keeps the less detailed DNS query log, for the shorter time', () => {
+    const cases: Array<[QueryLogMode, QueryLogMode | undefined, QueryLogMode]> = [
+      ['full', undefined, 'full'],
+      ['full', 'anonymised', 'anonymised'],
+      ['full', 'off', 'off'],
+      ['anonymised', 'full', 'anonymised'],
+      ['off', 'full', 'off'],
+      ['anonymised', 'off', 'off'],
+    ];
+    for (const [orgMode, projectMode, expected] of cases) {
+      const project: ProjectPolicy = projectMode === undefined ? {} : { dnsQueryLog: projectMode };
+      assert.equal(
+        effectivePolicy(org({ dnsQueryLog: orgMode }), project).dnsQueryLog,
+        expected,
+        `${orgMode} + ${projectMode}`,
+      );
+    }
+    const base = org({ dnsQueryLogRetentionDays: 30 });
+    assert.equal(effectivePolicy(base, null).dnsQueryLogRetentionDays, 30);
+    assert.equal(effectivePolicy(base, { dnsQueryLogRetentionDays: 3 }).dnsQueryLogRetentionDays, 3);
+    assert.equal(
+      effectivePolicy(base, { dnsQueryLogRetentionDays: 90 }).dnsQueryLogRetentionDays,
+      30,
+    );
+  });
+
+  it('shares no DNS category list with the frozen default', () => {
+    const effective = effectivePolicy(defaultOrgPolicy, null);
+    effective.dnsBlockCategories.push('ads');
+    assert.deepEqual(defaultOrgPolicy.dnsBlockCategories, ['malware', 'phishing']);
   });
 
   const aaguidCases: Array<[string[] | null, string[] | null | undefined, string[] | null]> = [
@@ -266,6 +317,9 @@ function generator(seed: number) {
       retentionDays: pick([null, 1, 30, 365]),
       e2eeCiphersuite: pick(['classic', 'post-quantum'] as const),
       attachmentMaxMB: pick([1, 25, 100]),
+      dnsBlockCategories: dnsCategories.filter(() => bool()),
+      dnsQueryLog: pick(queryLogModes),
+      dnsQueryLogRetentionDays: pick([1, 7, 30, 365]),
     });
   /** Any subset of fields, any values the schema accepts (so tightening and loosening). */
   const projectPolicy = (): ProjectPolicy => {
@@ -283,6 +337,10 @@ function generator(seed: number) {
     if (bool()) raw.retentionDays = pick([null, 1, 30, 365, 36500]);
     if (bool()) raw.e2eeCiphersuite = pick(['classic', 'post-quantum'] as const);
     if (bool()) raw.attachmentMaxMB = pick([1, 25, 50, 100]);
+    // Less often than the others, so both outcomes of the loosening test stay common.
+    if (next() < 0.3) raw.dnsBlockCategories = dnsCategories.filter(() => next() < 0.8);
+    if (next() < 0.3) raw.dnsQueryLog = pick(queryLogModes);
+    if (next() < 0.3) raw.dnsQueryLogRetentionDays = pick([1, 7, 30, 365]);
     return projectPolicySchema.parse(raw);
   };
   return { orgPolicy, projectPolicy };
@@ -318,6 +376,13 @@ function looserFields(a: EffectivePolicy, b: EffectivePolicy): string[] {
     found.push('e2eeCiphersuite');
   }
   if (a.attachmentMaxMB > b.attachmentMaxMB) found.push('attachmentMaxMB');
+  if (!subsetOf(b.dnsBlockCategories, a.dnsBlockCategories)) found.push('dnsBlockCategories');
+  if (queryLogModes.indexOf(a.dnsQueryLog) > queryLogModes.indexOf(b.dnsQueryLog)) {
+    found.push('dnsQueryLog');
+  }
+  if (a.dnsQueryLogRetentionDays > b.dnsQueryLogRetentionDays) {
+    found.push('dnsQueryLogRetentionDays');
+  }
   if (b.retentionDays !== null && (a.retentionDays === null || a.retentionDays > b.retentionDays)) {
     found.push('retentionDays');
   }
@@ -363,6 +428,21 @@ function unhonoured(project: ProjectPolicy, effective: EffectivePolicy): string[
   ) {
     found.push('attachmentMaxMB');
   }
+  if (
+    project.dnsBlockCategories !== undefined &&
+    !sameSet(project.dnsBlockCategories, effective.dnsBlockCategories)
+  ) {
+    found.push('dnsBlockCategories');
+  }
+  if (project.dnsQueryLog !== undefined && project.dnsQueryLog !== effective.dnsQueryLog) {
+    found.push('dnsQueryLog');
+  }
+  if (
+    project.dnsQueryLogRetentionDays !== undefined &&
+    project.dnsQueryLogRetentionDays !== effective.dnsQueryLogRetentionDays
+  ) {
+    found.push('dnsQueryLogRetentionDays');
+  }
   return found;
 }
 
@@ -393,6 +473,9 @@ describe('effectivePolicy: generated combinations', () => {
           retentionDays: project.retentionDays ?? null,
           e2eeCiphersuite: project.e2eeCiphersuite ?? 'classic',
           attachmentMaxMB: project.attachmentMaxMB ?? 100,
+          dnsBlockCategories: project.dnsBlockCategories ?? [],
+          dnsQueryLog: project.dnsQueryLog ?? 'full',
+          dnsQueryLogRetentionDays: project.dnsQueryLogRetentionDays ?? 365,
         },
         null,
       );
@@ -566,6 +649,34 @@ describe('loosenings', () => {
       ],
     ],
     [
+      'leaving out a DNS category the org blocks',
+      org({ dnsBlockCategories: ['malware', 'phishing', 'ads'] }),
+      { dnsBlockCategories: ['malware', 'trackers'] },
+      [
+        'dnsBlockCategories: the org policy blocks "phishing", "ads"; a project may only add categories',
+      ],
+    ],
+    [
+      'a more detailed DNS query log',
+      org(),
+      { dnsQueryLog: 'full' },
+      [
+        'dnsQueryLog: "full" keeps more than the org\'s "anonymised" (a project may only log less)',
+      ],
+    ],
+    [
+      'any DNS query log where the org keeps none',
+      org({ dnsQueryLog: 'off' }),
+      { dnsQueryLog: 'anonymised' },
+      ['dnsQueryLog: "anonymised" keeps more than the org\'s "off" (a project may only log less)'],
+    ],
+    [
+      'keeping the DNS query log longer',
+      org(),
+      { dnsQueryLogRetentionDays: 30 },
+      ["dnsQueryLogRetentionDays: 30 days is longer than the org's 7"],
+    ],
+    [
       'several at once, in a stable order',
       org(),
       {
@@ -608,6 +719,9 @@ describe('loosenings', () => {
         },
         issueLinkRequired: true,
         retentionDays: 30,
+        dnsBlockCategories: ['malware', 'phishing', 'trackers', 'ads'],
+        dnsQueryLog: 'off',
+        dnsQueryLogRetentionDays: 1,
       },
     ],
     [

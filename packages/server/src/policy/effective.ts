@@ -1,3 +1,4 @@
+import { type DnsCategory, dnsCategories, type QueryLogMode } from '@bulwark/dns';
 import {
   type AddressRange,
   type Audience,
@@ -29,7 +30,28 @@ export function effectivePolicy(org: OrgPolicy, project: ProjectPolicy | null): 
         ? 'post-quantum'
         : 'classic',
     attachmentMaxMB: Math.min(org.attachmentMaxMB, project?.attachmentMaxMB ?? org.attachmentMaxMB),
+    // Blocking more is stricter: whatever either side blocks is blocked.
+    dnsBlockCategories: categoryUnion(org.dnsBlockCategories, project?.dnsBlockCategories ?? []),
+    // Keeping less about people's look-ups is the privacy-protective side (as for retention).
+    dnsQueryLog: lessDetailed(org.dnsQueryLog, project?.dnsQueryLog ?? org.dnsQueryLog),
+    dnsQueryLogRetentionDays: Math.min(
+      org.dnsQueryLogRetentionDays,
+      project?.dnsQueryLogRetentionDays ?? org.dnsQueryLogRetentionDays,
+    ),
   };
+}
+
+/** Both sides' categories, in the catalogue's order (so equal policies compare equal). */
+export function categoryUnion(...lists: readonly (readonly DnsCategory[])[]): DnsCategory[] {
+  const all = new Set(lists.flat());
+  return dnsCategories.filter((c) => all.has(c));
+}
+
+const logDetail: Record<QueryLogMode, number> = { off: 0, anonymised: 1, full: 2 };
+
+/** off < anonymised < full: the mode that keeps less. */
+export function lessDetailed(a: QueryLogMode, b: QueryLogMode): QueryLogMode {
+  return logDetail[b] < logDetail[a] ? b : a;
 }
 
 function effectiveAudience(
@@ -115,6 +137,39 @@ export function loosenings(org: OrgPolicy, project: ProjectPolicy): string[] {
   if (project.attachmentMaxMB !== undefined && project.attachmentMaxMB > org.attachmentMaxMB) {
     found.push(
       `attachmentMaxMB: ${project.attachmentMaxMB} is above the org's ${org.attachmentMaxMB}`,
+    );
+  }
+  found.push(...dnsLoosenings(org, project));
+  return found;
+}
+
+/**
+ * A project may add block categories but must keep the org's (a list that
+ * leaves one out reads as "not blocked here", which the union would not
+ * honour); it may log less about look-ups, and for less long, never more.
+ */
+function dnsLoosenings(org: OrgPolicy, project: ProjectPolicy): string[] {
+  const found: string[] = [];
+  const categories = project.dnsBlockCategories;
+  if (categories !== undefined) {
+    const dropped = org.dnsBlockCategories.filter((c) => !categories.includes(c));
+    if (dropped.length > 0) {
+      const quoted = dropped.map((c) => JSON.stringify(c)).join(', ');
+      found.push(
+        `dnsBlockCategories: the org policy blocks ${quoted}; a project may only add categories`,
+      );
+    }
+  }
+  const mode = project.dnsQueryLog;
+  if (mode !== undefined && logDetail[mode] > logDetail[org.dnsQueryLog]) {
+    found.push(
+      `dnsQueryLog: "${mode}" keeps more than the org's "${org.dnsQueryLog}" (a project may only log less)`,
+    );
+  }
+  const days = project.dnsQueryLogRetentionDays;
+  if (days !== undefined && days > org.dnsQueryLogRetentionDays) {
+    found.push(
+      `dnsQueryLogRetentionDays: ${days} days is longer than the org's ${org.dnsQueryLogRetentionDays}`,
     );
   }
   return found;

@@ -313,6 +313,69 @@ describe('orgPolicySchema: numbers and flags', () => {
   });
 });
 
+describe('orgPolicySchema: DNS firewall settings', () => {
+  it('defaults to blocking malware and phishing, an anonymised log kept 7 days', () => {
+    assert.deepEqual(defaultOrgPolicy.dnsBlockCategories, ['malware', 'phishing']);
+    assert.equal(defaultOrgPolicy.dnsQueryLog, 'anonymised');
+    assert.equal(defaultOrgPolicy.dnsQueryLogRetentionDays, 7);
+  });
+
+  it('reads a policy stored before the settings existed as the defaults, each with its own list', () => {
+    const {
+      dnsBlockCategories: _c,
+      dnsQueryLog: _l,
+      dnsQueryLogRetentionDays: _d,
+      ...older
+    } = defaultOrgPolicy;
+    const a = orgPolicySchema.parse(older);
+    const b = orgPolicySchema.parse(older);
+    assert.deepEqual(a.dnsBlockCategories, ['malware', 'phishing']);
+    assert.equal(a.dnsQueryLog, 'anonymised');
+    assert.equal(a.dnsQueryLogRetentionDays, 7);
+    a.dnsBlockCategories.push('ads');
+    assert.deepEqual(b.dnsBlockCategories, ['malware', 'phishing'], 'no shared default list');
+  });
+
+  it('accepts every category and an empty list (block none)', () => {
+    const all = ['malware', 'phishing', 'trackers', 'ads', 'custom'] as const;
+    assert.deepEqual(
+      orgPolicySchema.parse({ ...defaultOrgPolicy, dnsBlockCategories: [...all] }).dnsBlockCategories,
+      all,
+    );
+    assert.deepEqual(
+      orgPolicySchema.parse({ ...defaultOrgPolicy, dnsBlockCategories: [] }).dnsBlockCategories,
+      [],
+    );
+  });
+
+  const bad: Array<[Record<string, unknown>, string]> = [
+    [
+      { dnsBlockCategories: ['malware', 'gambling'] },
+      'dnsBlockCategories[1]: "gambling" is not a DNS category (expected one of malware, phishing, trackers, ads, custom)',
+    ],
+    [
+      { dnsBlockCategories: ['ads', 'ads'] },
+      'dnsBlockCategories[1]: "ads" is listed more than once',
+    ],
+    [{ dnsBlockCategories: 'ads' }, 'dnsBlockCategories: expected a list of DNS categories, got "ads"'],
+    [{ dnsQueryLog: 'verbose' }, 'dnsQueryLog: expected "off", "anonymised" or "full", got "verbose"'],
+    [
+      { dnsQueryLogRetentionDays: 0 },
+      'dnsQueryLogRetentionDays: expected a whole number of days from 1 to 365, got 0',
+    ],
+    [
+      { dnsQueryLogRetentionDays: 366 },
+      'dnsQueryLogRetentionDays: expected a whole number of days from 1 to 365, got 366',
+    ],
+  ];
+  for (const [top, message] of bad) {
+    it(`refuses ${JSON.stringify(top)}`, () => {
+      assert.deepEqual(orgProblems(orgWith({}, top)), [message]);
+      assert.deepEqual(projectProblems(top), [message]);
+    });
+  }
+});
+
 describe('projectPolicySchema', () => {
   it('accepts an empty override and partial rule sets', () => {
     assert.deepEqual(projectPolicySchema.parse({}), {});

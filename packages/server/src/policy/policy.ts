@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { type DnsCategory, dnsCategories, type QueryLogMode, queryLogModes } from '@bulwark/dns';
 import { z } from 'zod';
 import type { AuthMethod } from '../identity/sessions/service.ts';
 
@@ -54,6 +55,12 @@ export interface OrgPolicy {
   e2eeCiphersuite: E2eeCiphersuite;
   /** Largest encrypted chat attachment, in MiB. 1..100 (stored in the database, like messages). */
   attachmentMaxMB: number;
+  /** Block-list categories the DNS firewall blocks for the org's clients (docs/dns.md). */
+  dnsBlockCategories: DnsCategory[];
+  /** How much the DNS query log keeps: off < anonymised (client network only) < full. */
+  dnsQueryLog: QueryLogMode;
+  /** Days the DNS query log is kept. 1..365 */
+  dnsQueryLogRetentionDays: number;
 }
 
 /**
@@ -68,6 +75,9 @@ export interface ProjectPolicy {
   retentionDays?: number | null;
   e2eeCiphersuite?: E2eeCiphersuite;
   attachmentMaxMB?: number;
+  dnsBlockCategories?: DnsCategory[];
+  dnsQueryLog?: QueryLogMode;
+  dnsQueryLogRetentionDays?: number;
 }
 
 export interface EffectiveAudienceRules extends Omit<AudienceRules, 'sourceCidrs'> {
@@ -82,6 +92,9 @@ export interface EffectivePolicy {
   retentionDays: number | null;
   e2eeCiphersuite: E2eeCiphersuite;
   attachmentMaxMB: number;
+  dnsBlockCategories: DnsCategory[];
+  dnsQueryLog: QueryLogMode;
+  dnsQueryLogRetentionDays: number;
 }
 
 const defaultInternal: AudienceRules = {
@@ -114,6 +127,9 @@ export const defaultOrgPolicy: OrgPolicy = deepFreeze({
   retentionDays: null,
   e2eeCiphersuite: 'classic',
   attachmentMaxMB: 25,
+  dnsBlockCategories: ['malware', 'phishing'],
+  dnsQueryLog: 'anonymised',
+  dnsQueryLogRetentionDays: 7,
 });
 
 /** Frozen so that a caller editing "its" copy cannot change every org's default. */
@@ -377,6 +393,21 @@ const e2eeCiphersuite = z.enum(e2eeCiphersuites, {
 });
 const attachmentMaxMB = wholeNumber(1, 100, 'MiB');
 
+const dnsCategory = z.enum(dnsCategories, {
+  error: (issue) =>
+    `${show(issue.input)} is not a DNS category (expected one of ${dnsCategories.join(', ')})`,
+});
+/** An empty list is allowed: an org may choose to block no category (custom rules still apply). */
+const dnsBlockCategories = z
+  .array(dnsCategory, {
+    error: (issue) => `expected a list of DNS categories, got ${show(issue.input)}`,
+  })
+  .superRefine(noDuplicates);
+const dnsQueryLog = z.enum(queryLogModes, {
+  error: (issue) => `expected "off", "anonymised" or "full", got ${show(issue.input)}`,
+});
+const dnsQueryLogRetentionDays = wholeNumber(1, 365, 'days');
+
 const orgShape = {
   internal: audienceRulesSchema,
   external: audienceRulesSchema,
@@ -385,6 +416,9 @@ const orgShape = {
   // Defaults: policies stored before these settings existed read as the defaults.
   e2eeCiphersuite: e2eeCiphersuite.default('classic'),
   attachmentMaxMB: attachmentMaxMB.default(25),
+  dnsBlockCategories: dnsBlockCategories.default(() => ['malware', 'phishing']),
+  dnsQueryLog: dnsQueryLog.default('anonymised'),
+  dnsQueryLogRetentionDays: dnsQueryLogRetentionDays.default(7),
 };
 
 export const orgPolicySchema: z.ZodType<OrgPolicy> = z.strictObject(
@@ -403,6 +437,9 @@ const projectShape = {
   retentionDays,
   e2eeCiphersuite,
   attachmentMaxMB,
+  dnsBlockCategories,
+  dnsQueryLog,
+  dnsQueryLogRetentionDays,
 };
 
 export const projectPolicySchema: z.ZodType<ProjectPolicy> = z

@@ -365,4 +365,69 @@ export interface Tables {
     size: number;
     created_at: string;
   };
+  dns_zones: {
+    id: string;
+    org_id: string;
+    name_enc: string;
+    name_index: string;
+    created_at: string;
+  };
+  dns_records: {
+    id: string;
+    zone_id: string;
+    name_enc: string;
+    name_index: string;
+    type: string;
+    ttl: number;
+    data_enc: string;
+    created_at: string;
+    updated_at: string;
+  };
+  dns_client_groups: {
+    id: string;
+    org_id: string;
+    project_id: string | null;
+    name_enc: string;
+    name_index: string;
+    /** JSON list of canonical CIDRs, encrypted. */
+    source_cidrs_enc: string;
+    /** JSON list of {action, pattern}, encrypted. */
+    rules_enc: string;
+    /** JSON list of categories blocked on top of the org's or project's. */
+    block_categories: string;
+    answer: 'nxdomain' | 'null' | 'sinkhole';
+    sinkhole_ipv4_enc: string | null;
+    sinkhole_ipv6_enc: string | null;
+    created_at: string;
+    updated_at: string;
+  };
+  dns_clients: {
+    id: string;
+    group_id: string;
+    name_enc: string;
+    /** SHA-256 (hex) of the DoH URL token. */
+    token_hash: string;
+    /** SHA-256 (hex) of the DoT client certificate's DER. */
+    cert_fingerprint: string | null;
+    created_at: string;
+    revoked_at: string | null;
+  };
+  dns_query_log: {
+    id: string;
+    at: string;
+    org_id: string | null;
+    group_id: string | null;
+    client_enc: string | null;
+    client_id: string | null;
+    protocol: string;
+    name_enc: string;
+    name_index: string;
+    type: string;
+    rcode: string;
+    outcome: string;
+    category: string | null;
+    rule_enc: string | null;
+    upstream: string | null;
+    duration_ms: number;
+  };
 }

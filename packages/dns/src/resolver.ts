@@ -1,0 +1,459 @@
+import * as packet from 'dns-packet';
+import { ResponseCache } from './cache/cache.ts';
+import { type ClientContext, ClientDirectory, type ClientDefaults } from './clients.ts';
+import { type Block, Firewall } from './firewall/firewall.ts';
+import type { ListRegistry } from './firewall/lists.ts';
+import { isPrivateAddress } from './firewall/rebinding.ts';
+import type { ClientRateLimiter } from './limits/rate-limit.ts';
+import type { DnsSnapshot, QueryEvent } from './types.ts';
+import type { UpstreamPool } from './upstream/pool.ts';
+import {
+  type Answer,
+  classicUdpBytes,
+  decodeQuery,
+  encodeAnswer,
+  encodeBare,
+  encodeHeaderOnly,
+  ednsUdpBytes,
+  finishResponse,
+  type QueryFacts,
+  type Rcode,
+  typeName,
+  upstreamQuery,
+} from './wire/message.ts';
+
+export type Transport = QueryEvent['protocol'];
+
+/** Who sent a query and how (the listeners fill it in). */
+export interface QueryOrigin {
+  protocol: Transport;
+  address: string;
+  /** SHA-256 (hex) of the DoH URL token, when the URL carried one. */
+  tokenHash?: string;
+  /** SHA-256 (hex) of the DoT client certificate, when one was presented. */
+  certFingerprint?: string;
+}
+
+export interface ResolverOptions {
+  lists: ListRegistry;
+  /** null: air-gapped, only internal zones answer. */
+  upstreams: UpstreamPool | null;
+  cache?: ResponseCache;
+  rateLimiter?: ClientRateLimiter;
+  defaults: ClientDefaults;
+  /** Names (and their subtrees) allowed to resolve to private addresses, e.g. a VPN's. */
+  rebindingAllowed?: string[];
+  /** TTL of synthesised block answers: short, so lifting a block takes effect soon. */
+  blockTtl?: number;
+  /** Every answered query, for statistics, metrics and the query log. */
+  onQuery?: (event: QueryEvent) => void;
+  onMalformed?: (protocol: Transport) => void;
+  onRateLimited?: (action: 'slip' | 'drop') => void;
+  now?: () => number;
+}
+
+/** Browsers check this name; NXDOMAIN tells them to keep using the network's resolver. */
+const canaryName = 'use-application-dns.net';
+
+/** RFC 8914 Extended DNS Error codes we send. */
+const ede = {
+  staleAnswer: 3,
+  blocked: 15,
+  censoredByPolicy: 16,
+  filtered: 17,
+  prohibited: 18,
+  notReady: 14,
+  networkError: 23,
+  notAuthoritative: 20,
+} as const;
+
+interface Outcome {
+  response: Uint8Array | null;
+  event: Pick<QueryEvent, 'rcode' | 'outcome' | 'category' | 'rule' | 'upstream'>;
+}
+
+/**
+ * One query in, one answer out: the firewall's whole pipeline, independent
+ * of transport. Order: parse → who is asking (refuse strangers) → rate
+ * limit → the canary → internal zones → block lists → cache → upstreams
+ * (coalesced, failing over, serving stale when all fail) → rebinding
+ * filter → EDNS, padding and truncation for the transport.
+ */
+export class Resolver {
+  readonly cache: ResponseCache;
+  readonly #opts: ResolverOptions;
+  readonly #firewall: Firewall;
+  readonly #now: () => number;
+  readonly #blockTtl: number;
+  readonly #rebindingAllowed: string[];
+  #clients: ClientDirectory;
+  /** Identical questions in flight share one upstream exchange. */
+  readonly #inflight = new Map<string, Promise<Uint8Array | null>>();
+  /** CNAME targets of cached answers, so a hit is still checked against the client's policy. */
+  readonly #cnameTargets = new Map<string, string[]>();
+
+  constructor(opts: ResolverOptions) {
+    this.#opts = opts;
+    this.cache = opts.cache ?? new ResponseCache();
+    this.#firewall = new Firewall(opts.lists);
+    this.#now = opts.now ?? Date.now;
+    this.#blockTtl = opts.blockTtl ?? 10;
+    this.#rebindingAllowed = (opts.rebindingAllowed ?? []).map((n) => n.toLowerCase());
+    this.#clients = new ClientDirectory({ zones: [], groups: [], clients: [] }, opts.defaults);
+  }
+
+  /** Installs the directory's current zones, groups and clients (whole, atomically). */
+  setSnapshot(snapshot: DnsSnapshot): void {
+    this.#clients = new ClientDirectory(snapshot, this.#opts.defaults);
+  }
+
+  /** Forgets every org's zones and clients (at seal): only the defaults remain. */
+  clearSnapshot(): void {
+    this.setSnapshot({ zones: [], groups: [], clients: [] });
+  }
+
+  knowsToken(tokenHash: string): boolean {
+    return this.#clients.knowsToken(tokenHash);
+  }
+
+  /** The answer to send, or null to send nothing (unanswerable garbage, rate-limited drops). */
+  async handle(query: Uint8Array, origin: QueryOrigin): Promise<Uint8Array | null> {
+    const started = this.#now();
+    const parsed = decodeQuery(query);
+    if (!parsed.ok) {
+      this.#opts.onMalformed?.(origin.protocol);
+      // Without a readable id an answer could not be matched: silence (RFC 1035 leaves it open).
+      return parsed.id === null ? null : encodeHeaderOnly(parsed.id, parsed.rcode);
+    }
+    const facts = parsed.facts;
+    const client = this.#clients.identify(origin);
+    let outcome: Outcome;
+    if (client === null) {
+      outcome = this.#bare(facts, 'REFUSED', 'refused', {
+        code: ede.prohibited,
+        text: 'not a client of this resolver',
+      }, origin);
+    } else {
+      const limited = this.#opts.rateLimiter?.check(origin.address, origin.protocol) ?? 'allow';
+      if (limited !== 'allow') {
+        this.#opts.onRateLimited?.(limited);
+        if (limited === 'drop' && origin.protocol === 'udp') return null;
+        // slip: an empty truncated answer sends a real client to TCP, where spoofing cannot follow.
+        return limited === 'slip'
+          ? encodeBare(facts, 'NOERROR', 1 << 9)
+          : encodeBare(facts, 'REFUSED');
+      }
+      outcome = await this.#answer(facts, client, origin);
+    }
+    this.#opts.onQuery?.({
+      at: started,
+      clientAddress: origin.address,
+      clientId: client?.client?.id ?? null,
+      groupId: client?.group?.id ?? null,
+      orgId: client?.policy.orgId ?? null,
+      protocol: origin.protocol,
+      name: facts.name,
+      type: typeName(facts.type),
+      durationMs: this.#now() - started,
+      logMode: client?.policy.queryLog ?? 'off',
+      ...outcome.event,
+    });
+    return outcome.response;
+  }
+
+  async #answer(facts: QueryFacts, client: ClientContext, origin: QueryOrigin): Promise<Outcome> {
+    const name = facts.name;
+    if (facts.klass !== 1) return this.#bare(facts, 'NOTIMP', 'refused', undefined, origin);
+    if (name === canaryName || name.endsWith(`.${canaryName}`)) {
+      return this.#bare(facts, 'NXDOMAIN', 'internal', undefined, origin);
+    }
+    const local = this.#special(facts, origin);
+    if (local) return local;
+    if (client.zones) {
+      const internal = this.#internal(facts, client, origin);
+      if (internal) return internal;
+    }
+    const block = this.#firewall.decide(name, client.policy);
+    if (block) return this.#blocked(facts, block, client, origin);
+    if (facts.type === 255) {
+      // RFC 8482: ANY gets one small synthesised record, not an amplifier's payload.
+      const hinfo = { name, type: 'HINFO', ttl: 3600, data: { cpu: 'RFC8482', os: '' } };
+      return this.#finish(facts, encodeAnswer(facts, { rcode: 'NOERROR', answers: [hinfo as Answer] }), origin, {
+        rcode: 'NOERROR',
+        outcome: 'answered',
+        category: null,
+        rule: null,
+        upstream: null,
+      });
+    }
+    return await this.#recurse(facts, client, origin);
+  }
+
+  async #recurse(facts: QueryFacts, client: ClientContext, origin: QueryOrigin): Promise<Outcome> {
+    const key = ResponseCache.key(facts.name, facts.type, facts.klass, facts.dnssecOk);
+    const now = this.#now();
+    const hit = this.cache.get(key, now, { id: facts.id, allowStale: false, question: facts.question });
+    if (hit) {
+      const cnameBlock = this.#checkTargets(key, client);
+      if (cnameBlock) return this.#blocked(facts, cnameBlock, client, origin);
+      return this.#finish(facts, withClientFlags(hit.response, facts), origin, {
+        rcode: rcodeName(hit.response),
+        outcome: 'cached',
+        category: null,
+        rule: null,
+        upstream: null,
+      });
+    }
+    if (!this.#opts.upstreams) {
+      return this.#bare(facts, 'REFUSED', 'refused', {
+        code: ede.notAuthoritative,
+        text: 'air-gapped: only internal names resolve here',
+      }, origin);
+    }
+    let fetched = this.#inflight.get(key);
+    if (!fetched) {
+      fetched = this.#fetch(facts, key);
+      this.#inflight.set(key, fetched);
+      void fetched.finally(() => this.#inflight.delete(key));
+    }
+    const fresh = await fetched;
+    if (fresh) {
+      const cnameBlock = this.#checkTargets(key, client);
+      if (cnameBlock) return this.#blocked(facts, cnameBlock, client, origin);
+      const response = this.cache.get(key, this.#now(), {
+        id: facts.id,
+        allowStale: true,
+        question: facts.question,
+      })?.response ?? reidentify(fresh, facts);
+      return this.#finish(facts, withClientFlags(response, facts), origin, {
+        rcode: rcodeName(response),
+        outcome: 'answered',
+        category: null,
+        rule: null,
+        upstream: this.#lastUpstream.get(key) ?? null,
+      });
+    }
+    // Every upstream failed: an expired answer beats none (RFC 8767).
+    const stale = this.cache.get(key, this.#now(), { id: facts.id, allowStale: true, question: facts.question });
+    if (stale) {
+      return this.#finish(
+        facts,
+        withClientFlags(stale.response, facts),
+        origin,
+        { rcode: rcodeName(stale.response), outcome: 'stale', category: null, rule: null, upstream: null },
+        { code: ede.staleAnswer, text: 'upstream resolvers unreachable; answer from cache' },
+      );
+    }
+    return this.#bare(facts, 'SERVFAIL', 'failed', {
+      code: ede.networkError,
+      text: 'upstream resolvers unreachable',
+    }, origin);
+  }
+
+  readonly #lastUpstream = new Map<string, string>();
+
+  /** Asks the upstreams; caches and returns our cleaned answer, or null when all failed. */
+  async #fetch(facts: QueryFacts, key: string): Promise<Uint8Array | null> {
+    const pool = this.#opts.upstreams;
+    if (!pool) return null;
+    let reply: { response: Uint8Array; upstream: string };
+    try {
+      reply = await pool.exchange(upstreamQuery(facts));
+    } catch {
+      return null;
+    }
+    let decoded: packet.Packet;
+    try {
+      decoded = packet.decode(Buffer.from(reply.response));
+    } catch {
+      return null;
+    }
+    const question = decoded.questions?.[0];
+    if (!question || question.name.toLowerCase() !== facts.name) return null;
+    const rcode = (decoded.flags ?? 0) & 0xf;
+    const rebindingExempt = this.#rebindingExempt(facts.name);
+    const answers = (decoded.answers ?? []).filter(
+      (a) =>
+        rebindingExempt ||
+        !((a.type === 'A' || a.type === 'AAAA') && isPrivateAddress(String((a as { data?: unknown }).data))),
+    );
+    const targets = answers
+      .filter((a) => a.type === 'CNAME')
+      .map((a) => String((a as { data?: unknown }).data).toLowerCase().replace(/\.$/, ''));
+    // Negative answers keep their SOA (RFC 2308 caching); positive ones travel without extras.
+    const authorities = answers.length === 0 ? (decoded.authorities ?? []).filter((a) => a.type === 'SOA') : [];
+    const answerRcode: Rcode = rcode === 3 ? 'NXDOMAIN' : rcode === 0 ? 'NOERROR' : 'SERVFAIL';
+    if (answerRcode === 'SERVFAIL') return null;
+    const response = encodeAnswer(facts, {
+      rcode: answerRcode,
+      answers,
+      authorities,
+      flags: decoded.flags ?? 0,
+    });
+    this.cache.set(key, response, this.#now());
+    if (targets.length > 0) this.#cnameTargets.set(key, targets);
+    else this.#cnameTargets.delete(key);
+    this.#lastUpstream.set(key, reply.upstream);
+    if (this.#lastUpstream.size > 10_000) this.#lastUpstream.clear();
+    if (this.#cnameTargets.size > 100_000) this.#cnameTargets.clear();
+    return response;
+  }
+
+  /** CNAME cloaking: a tracker behind a first-party alias is still the tracker. */
+  #checkTargets(key: string, client: ClientContext): Block | null {
+    const targets = this.#cnameTargets.get(key);
+    if (!targets) return null;
+    for (const target of targets) {
+      const block = this.#firewall.decide(target, client.policy);
+      if (block) return block;
+    }
+    return null;
+  }
+
+  #internal(facts: QueryFacts, client: ClientContext, origin: QueryOrigin): Outcome | null {
+    const found = client.zones?.lookup(facts.name, typeName(facts.type));
+    if (!found) return null;
+    const event = { outcome: 'internal' as const, category: null, rule: null, upstream: null };
+    switch (found.kind) {
+      case 'answer':
+        return this.#finish(
+          facts,
+          encodeAnswer(facts, { rcode: 'NOERROR', answers: found.answers, authorities: found.authority, authoritative: true }),
+          origin,
+          { ...event, rcode: 'NOERROR' },
+        );
+      case 'nodata':
+        return this.#finish(
+          facts,
+          encodeAnswer(facts, { rcode: 'NOERROR', authorities: found.authority, authoritative: true }),
+          origin,
+          { ...event, rcode: 'NOERROR' },
+        );
+      case 'nxdomain':
+        return this.#finish(
+          facts,
+          encodeAnswer(facts, { rcode: 'NXDOMAIN', authorities: found.authority, authoritative: true }),
+          origin,
+          { ...event, rcode: 'NXDOMAIN' },
+        );
+      case 'cname-out':
+        // The alias is ours, its target the world's: answered with the alias, the stub follows it.
+        return this.#finish(
+          facts,
+          encodeAnswer(facts, { rcode: 'NOERROR', answers: found.answers, authoritative: true }),
+          origin,
+          { ...event, rcode: 'NOERROR' },
+        );
+    }
+  }
+
+  #blocked(facts: QueryFacts, block: Block, client: ClientContext, origin: QueryOrigin): Outcome {
+    const event = { outcome: 'blocked' as const, category: block.category, rule: block.rule, upstream: null };
+    const note = { code: ede.blocked, text: `blocked (${block.category})` };
+    // Over HTTP some answer must go back; there a dropped name gets NODATA instead.
+    if (block.answer === 'drop' && origin.protocol !== 'doh') {
+      return { response: null, event: { ...event, rcode: 'NOERROR' } };
+    }
+    if (block.answer === 'nxdomain') {
+      return this.#finish(facts, encodeBare(facts, 'NXDOMAIN'), origin, { ...event, rcode: 'NXDOMAIN' }, note);
+    }
+    const answers: Answer[] = [];
+    if (block.answer === 'null' || block.answer === 'sinkhole') {
+      const sinkhole = block.answer === 'sinkhole' ? client.policy.sinkhole : { ipv4: '0.0.0.0', ipv6: '::' };
+      const address = facts.type === 1 ? sinkhole.ipv4 : facts.type === 28 ? sinkhole.ipv6 : null;
+      if (address) {
+        answers.push({ name: facts.name, type: facts.type === 1 ? 'A' : 'AAAA', ttl: this.#blockTtl, data: address } as Answer);
+      }
+    }
+    return this.#finish(facts, encodeAnswer(facts, { rcode: 'NOERROR', answers }), origin, { ...event, rcode: 'NOERROR' }, note);
+  }
+
+  /** RFC 6761/6303 names that must never leave the building. */
+  #special(facts: QueryFacts, origin: QueryOrigin): Outcome | null {
+    const name = facts.name;
+    const event = { outcome: 'internal' as const, category: null, rule: null, upstream: null };
+    if (name === 'localhost' || name.endsWith('.localhost')) {
+      const data = facts.type === 1 ? '127.0.0.1' : facts.type === 28 ? '::1' : null;
+      const answers = data ? [{ name, type: facts.type === 1 ? 'A' : 'AAAA', ttl: 3600, data } as Answer] : [];
+      return this.#finish(facts, encodeAnswer(facts, { rcode: 'NOERROR', answers, authoritative: true }), origin, { ...event, rcode: 'NOERROR' });
+    }
+    if (
+      name === 'invalid' ||
+      name.endsWith('.invalid') ||
+      name.endsWith('.local') ||
+      isPrivateReverse(name)
+    ) {
+      return this.#finish(facts, encodeBare(facts, 'NXDOMAIN'), origin, { ...event, rcode: 'NXDOMAIN' });
+    }
+    return null;
+  }
+
+  #rebindingExempt(name: string): boolean {
+    return this.#rebindingAllowed.some((n) => name === n || name.endsWith(`.${n}`));
+  }
+
+  #bare(
+    facts: QueryFacts,
+    rcode: Rcode,
+    outcome: QueryEvent['outcome'],
+    note: { code: number; text: string } | undefined,
+    origin: QueryOrigin,
+  ): Outcome {
+    return this.#finish(facts, encodeBare(facts, rcode), origin, { rcode, outcome, category: null, rule: null, upstream: null }, note);
+  }
+
+  #finish(
+    facts: QueryFacts,
+    response: Uint8Array,
+    origin: QueryOrigin,
+    event: Outcome['event'],
+    note?: { code: number; text: string },
+  ): Outcome {
+    const encrypted = origin.protocol === 'dot' || origin.protocol === 'doh';
+    const maxBytes =
+      origin.protocol === 'udp'
+        ? facts.ednsSize === null
+          ? classicUdpBytes
+          : Math.min(facts.ednsSize, ednsUdpBytes)
+        : 65535;
+    return {
+      response: finishResponse(response, facts, { pad: encrypted, maxBytes, ...(note ? { ede: note } : {}) }),
+      event,
+    };
+  }
+}
+
+const rcodeNames = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED'];
+
+function rcodeName(response: Uint8Array): string {
+  const code = (response[3] ?? 0) & 0xf;
+  return rcodeNames[code] ?? `RCODE${code}`;
+}
+
+/** A cached answer carries the first asker's RD/CD bits; each client gets its own back. */
+function withClientFlags(response: Uint8Array, facts: QueryFacts): Uint8Array {
+  const view = Buffer.from(response.buffer, response.byteOffset, response.length);
+  const mask = (1 << 8) | (1 << 4);
+  view.writeUInt16BE((view.readUInt16BE(2) & ~mask) | (facts.flags & mask), 2);
+  return response;
+}
+
+function reidentify(response: Uint8Array, facts: QueryFacts): Uint8Array {
+  const copy = Buffer.from(response);
+  copy.writeUInt16BE(facts.id, 0);
+  copy.set(facts.question, 12);
+  return copy;
+}
+
+/** Reverse names of private and link-local ranges (RFC 6303): answered here, never forwarded. */
+function isPrivateReverse(name: string): boolean {
+  if (!name.endsWith('.arpa')) return false;
+  if (/(^|\.)10\.in-addr\.arpa$/.test(name)) return true;
+  if (/(^|\.)168\.192\.in-addr\.arpa$/.test(name)) return true;
+  if (/(^|\.)254\.169\.in-addr\.arpa$/.test(name)) return true;
+  if (/(^|\.)127\.in-addr\.arpa$/.test(name)) return true;
+  if (/(^|\.)(1[6-9]|2\d|3[01])\.172\.in-addr\.arpa$/.test(name)) return true;
+  if (/(^|\.)[cd]\.f\.ip6\.arpa$/.test(name)) return true;
+  if (/(^|\.)[89ab]\.e\.f\.ip6\.arpa$/.test(name)) return true;
+  return false;
+}
