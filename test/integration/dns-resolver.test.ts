@@ -256,6 +256,50 @@ describe('DNS air-gapped and internal zones', () => {
   });
 });
 
+describe('DNS internal zones beside recursion', () => {
+  it('follows an internal alias out to the world, under the same firewall', async (t) => {
+    const dir = tempDir(t);
+    const lists = [listFile(dir, 'ads', 'adblock', 'ads', '||tracker.example.org^\n')];
+    const w = await startDnsWorld(t, { lists });
+    w.dns.setSnapshot({
+      zones: [
+        {
+          name: 'corp.example',
+          orgId: 'org-a',
+          records: [
+            { name: 'www.corp.example', type: 'CNAME', ttl: 600, data: 'www.example.com' },
+            { name: 'stats.corp.example', type: 'CNAME', ttl: 600, data: 'tracker.example.org' },
+            { name: '_sip._tcp.corp.example', type: 'SRV', ttl: 600, data: '10 5 5060 sip.corp.example' },
+          ],
+        },
+      ],
+      groups: [
+        {
+          id: 'office',
+          orgId: 'org-a',
+          projectId: null,
+          name: 'Office',
+          sourceCidrs: ['127.0.0.1/32'],
+          policy: { ...defaultPolicy, id: 'office', orgId: 'org-a' },
+        },
+      ],
+      clients: [],
+    });
+    const udp = w.dns.ports.udp ?? 0;
+    const www = await dig(host, udp, ['www.corp.example', 'A']);
+    assert.deepEqual(
+      www.answers.map((a) => [a.type, a.data]),
+      [
+        ['CNAME', 'www.example.com.'],
+        ['A', '93.184.215.14'],
+      ],
+    );
+    assert.equal((await dig(host, udp, ['stats.corp.example', 'A'])).status, 'NXDOMAIN', 'alias to a blocked name');
+    const srv = await dig(host, udp, ['_sip._tcp.corp.example', 'SRV']);
+    assert.deepEqual(srv.answers.map((a) => a.data), ['10 5 5060 sip.corp.example.']);
+  });
+});
+
 /** Sends n queries for www.example.com at once from one socket; collects what comes back in 1 s. */
 async function blast(port: number, n: number): Promise<packet.Packet[]> {
   const socket = createSocket('udp4');

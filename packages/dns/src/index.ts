@@ -16,6 +16,7 @@ export { checkCustomPattern } from './firewall/firewall.ts';
 export type { ListSource, ListStatus } from './firewall/lists.ts';
 export { hashClientToken } from './listeners/doh.ts';
 export { normalizeName, parentsOf } from './names.ts';
+export { checkZone } from './zones/authority.ts';
 export type { QueryLogEntry } from './observe/query-log.ts';
 export type { QueryOrigin } from './resolver.ts';
 export { type DnsServer, type DnsServerOptions, startDnsServer } from './service.ts';

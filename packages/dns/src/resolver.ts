@@ -170,7 +170,7 @@ export class Resolver {
     const local = this.#special(facts, origin);
     if (local) return local;
     if (client.zones) {
-      const internal = this.#internal(facts, client, origin);
+      const internal = await this.#internal(facts, client, origin);
       if (internal) return internal;
     }
     const block = this.#firewall.decide(name, client.policy);
@@ -310,40 +310,75 @@ export class Resolver {
     return null;
   }
 
-  #internal(facts: QueryFacts, client: ClientContext, origin: QueryOrigin): Outcome | null {
+  async #internal(
+    facts: QueryFacts,
+    client: ClientContext,
+    origin: QueryOrigin,
+  ): Promise<Outcome | null> {
     const found = client.zones?.lookup(facts.name, typeName(facts.type));
     if (!found) return null;
     const event = { outcome: 'internal' as const, category: null, rule: null, upstream: null };
-    switch (found.kind) {
-      case 'answer':
-        return this.#finish(
-          facts,
-          encodeAnswer(facts, { rcode: 'NOERROR', answers: found.answers, authorities: found.authority, authoritative: true }),
-          origin,
-          { ...event, rcode: 'NOERROR' },
-        );
-      case 'nodata':
-        return this.#finish(
-          facts,
-          encodeAnswer(facts, { rcode: 'NOERROR', authorities: found.authority, authoritative: true }),
-          origin,
-          { ...event, rcode: 'NOERROR' },
-        );
-      case 'nxdomain':
-        return this.#finish(
-          facts,
-          encodeAnswer(facts, { rcode: 'NXDOMAIN', authorities: found.authority, authoritative: true }),
-          origin,
-          { ...event, rcode: 'NXDOMAIN' },
-        );
-      case 'cname-out':
-        // The alias is ours, its target the world's: answered with the alias, the stub follows it.
-        return this.#finish(
-          facts,
-          encodeAnswer(facts, { rcode: 'NOERROR', answers: found.answers, authoritative: true }),
-          origin,
-          { ...event, rcode: 'NOERROR' },
-        );
+    if (found.kind === 'cname-out') {
+      // Our alias, the world's target: resolve the target here (stubs like glibc's do not
+      // follow a bare CNAME), under the same firewall.
+      const block = this.#firewall.decide(found.target, client.policy);
+      if (block) return this.#blocked(facts, block, client, origin);
+      const tail = await this.#resolveTarget(found.target, facts);
+      return this.#finish(
+        facts,
+        encodeAnswer(facts, {
+          rcode: tail?.rcode ?? 'NOERROR',
+          answers: [...found.answers, ...(tail?.answers ?? [])],
+          authoritative: true,
+        }),
+        origin,
+        { ...event, rcode: tail?.rcode ?? 'NOERROR' },
+      );
+    }
+    const rcode: Rcode = found.kind === 'nxdomain' ? 'NXDOMAIN' : 'NOERROR';
+    return this.#finish(
+      facts,
+      encodeAnswer(facts, {
+        rcode,
+        answers: found.answers,
+        authorities: found.authority,
+        authoritative: true,
+      }),
+      origin,
+      { ...event, rcode },
+    );
+  }
+
+  /** The records of a name outside our zones (cache, then upstreams); null when unreachable. */
+  async #resolveTarget(
+    target: string,
+    facts: QueryFacts,
+  ): Promise<{ rcode: Rcode; answers: Answer[] } | null> {
+    const targetFacts: QueryFacts = {
+      ...facts,
+      id: 0,
+      name: target,
+      question: questionBytes(target, facts.type),
+    };
+    const key = ResponseCache.key(target, facts.type, facts.klass, facts.dnssecOk);
+    const cached = this.cache.get(key, this.#now(), { id: 0, allowStale: false });
+    let wire: Uint8Array | null = cached?.response ?? null;
+    if (!wire && this.#opts.upstreams) {
+      let fetched = this.#inflight.get(key);
+      if (!fetched) {
+        fetched = this.#fetch(targetFacts, key);
+        this.#inflight.set(key, fetched);
+        void fetched.finally(() => this.#inflight.delete(key));
+      }
+      wire = await fetched;
+    }
+    if (!wire) return null;
+    try {
+      const decoded = packet.decode(Buffer.from(wire));
+      const code = (decoded.flags ?? 0) & 0xf;
+      return { rcode: code === 3 ? 'NXDOMAIN' : 'NOERROR', answers: decoded.answers ?? [] };
+    } catch {
+      return null;
     }
   }
 
@@ -456,4 +491,18 @@ function isPrivateReverse(name: string): boolean {
   if (/(^|\.)[cd]\.f\.ip6\.arpa$/.test(name)) return true;
   if (/(^|\.)[89ab]\.e\.f\.ip6\.arpa$/.test(name)) return true;
   return false;
+}
+
+/** A question's wire bytes for a name we ask about ourselves (no client bytes to echo). */
+function questionBytes(name: string, type: number): Buffer {
+  const labels = name === '' ? [] : name.split('.');
+  const parts: Buffer[] = [];
+  for (const label of labels) {
+    const bytes = Buffer.from(label, 'utf8');
+    parts.push(Buffer.from([bytes.length]), bytes);
+  }
+  const tail = Buffer.alloc(5);
+  tail.writeUInt16BE(type, 1);
+  tail.writeUInt16BE(1, 3);
+  return Buffer.concat([...parts, tail]);
 }

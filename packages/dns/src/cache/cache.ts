@@ -1,3 +1,4 @@
+import { LruMap } from './lru.ts';
 import {
   HEADER_LENGTH,
   readQuestion,
@@ -82,7 +83,7 @@ interface Entry {
 const ENTRY_OVERHEAD = 200;
 
 export class ResponseCache {
-  readonly #entries = new Map<string, Entry>();
+  readonly #entries = new LruMap<string, Entry>();
   readonly #maxEntries: number;
   readonly #maxBytes: number;
   readonly #minTtl: number;
@@ -211,11 +212,14 @@ export class ResponseCache {
    * A fresh hit, each TTL counted down by the time it spent here (never
    * below 0), with the caller's id; or, when allowStale and within the stale
    * window, the expired answer with every TTL set to staleTtl (stale: true).
-   * The response is always a new buffer. Entries past the stale window are
-   * dropped here; expired ones within it stay for a later stale lookup.
+   * The response is always a new copy: a Buffer from Node's pool for small
+   * buffers (a fresh ArrayBuffer per hit costs more than the rest of the
+   * hit), so use it with its byteOffset, never `.buffer` alone. Entries
+   * past the stale window are dropped here; expired ones within it stay for
+   * a later stale lookup.
    */
   get(key: string, nowMs: number, opts: CacheGetOptions): CacheHit | undefined {
-    const entry = this.#entries.get(key);
+    const entry = this.#entries.peek(key);
     if (entry === undefined) return undefined;
     const expiresInMs = entry.expiresAt - nowMs;
     const stale = expiresInMs <= 0;
@@ -226,23 +230,22 @@ export class ResponseCache {
       }
       if (!opts.allowStale) return undefined;
     }
-    // Refresh the entry's place in the LRU order (a Map iterates in insertion order).
-    this.#entries.delete(key);
-    this.#entries.set(key, entry);
+    this.#entries.get(key); // counts as a use for the LRU order
 
     const { wire } = entry;
     const strip = opts.stripOpt === true && entry.optStart >= 0;
     const removed = strip ? entry.optEnd - entry.optStart : 0;
     let out: Uint8Array;
     if (strip) {
-      out = new Uint8Array(wire.length - removed);
+      out = Buffer.allocUnsafe(wire.length - removed);
       out.set(wire.subarray(0, entry.optStart));
       out.set(wire.subarray(entry.optEnd), entry.optStart);
       const arcount = (((wire[10] as number) << 8) | (wire[11] as number)) - 1;
       out[10] = arcount >> 8;
       out[11] = arcount & 0xff;
     } else {
-      out = wire.slice();
+      out = Buffer.allocUnsafe(wire.length);
+      out.set(wire);
     }
     out[0] = (opts.id >> 8) & 0xff;
     out[1] = opts.id & 0xff;
@@ -268,7 +271,7 @@ export class ResponseCache {
    */
   refreshCandidates(nowMs: number, withinMs: number, limit = Number.POSITIVE_INFINITY): string[] {
     const keys: string[] = [];
-    for (const [key, entry] of this.#entries) {
+    for (const [key, entry] of this.#entries.entries()) {
       if (keys.length >= limit) break;
       const left = entry.expiresAt - nowMs;
       if (left <= withinMs && -left <= this.#staleWindowMs) keys.push(key);
@@ -277,10 +280,8 @@ export class ResponseCache {
   }
 
   delete(key: string): void {
-    const entry = this.#entries.get(key);
-    if (entry === undefined) return;
-    this.#entries.delete(key);
-    this.#bytes -= entry.bytes;
+    const entry = this.#entries.delete(key);
+    if (entry !== undefined) this.#bytes -= entry.bytes;
   }
 
   clear(): void {
@@ -299,9 +300,9 @@ export class ResponseCache {
 
   #evict(): void {
     while (this.#entries.size > this.#maxEntries || this.#bytes > this.#maxBytes) {
-      const oldest = this.#entries.keys().next();
-      if (oldest.done === true) return;
-      this.delete(oldest.value);
+      const oldest = this.#entries.shift();
+      if (oldest === undefined) return;
+      this.#bytes -= oldest[1].bytes;
     }
   }
 }

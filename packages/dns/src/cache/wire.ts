@@ -35,12 +35,20 @@ export interface WireQuestion {
  * written `\DDD` (RFC 4343 §2.1 presentation form), so two different wire
  * names can never share a cache key (`a.b` as one label is `a\046b`).
  */
+/**
+ * Where readQuestion spells the name before making one string of it (several
+ * times faster than growing a string per character). Shared, which is safe
+ * because readQuestion is synchronous; 1 024 bytes hold the longest name, 253
+ * octets each written as `\DDD`.
+ */
+const nameScratch = Buffer.alloc(1024);
+
 export function readQuestion(packet: Uint8Array): WireQuestion | null {
   if (packet.length < HEADER_LENGTH + 5) return null;
   const qdcount = u16(packet, 4);
   if (qdcount !== 1) return null;
   let at = HEADER_LENGTH;
-  let name = '';
+  let n = 0;
   for (;;) {
     if (at >= packet.length) return null;
     const length = packet[at] as number;
@@ -48,12 +56,17 @@ export function readQuestion(packet: Uint8Array): WireQuestion | null {
     // 0xc0 is a pointer and 0x40/0x80 the obsolete extended label types.
     if (length > 63) return null;
     if (at + 1 + length >= packet.length) return null;
-    if (name !== '') name += '.';
+    if (n > 0) nameScratch[n++] = 0x2e;
     for (let i = at + 1; i <= at + length; i++) {
       const c = packet[i] as number;
-      if (c >= 0x41 && c <= 0x5a) name += String.fromCharCode(c + 0x20);
-      else if (c > 0x20 && c < 0x7f && c !== 0x2e && c !== 0x5c) name += String.fromCharCode(c);
-      else name += `\\${c.toString().padStart(3, '0')}`;
+      if (c >= 0x41 && c <= 0x5a) nameScratch[n++] = c + 0x20;
+      else if (c > 0x20 && c < 0x7f && c !== 0x2e && c !== 0x5c) nameScratch[n++] = c;
+      else {
+        nameScratch[n++] = 0x5c;
+        nameScratch[n++] = 0x30 + Math.floor(c / 100);
+        nameScratch[n++] = 0x30 + (Math.floor(c / 10) % 10);
+        nameScratch[n++] = 0x30 + (c % 10);
+      }
     }
     at += 1 + length;
     // The wire length counts every length octet plus the final zero.
@@ -64,7 +77,7 @@ export function readQuestion(packet: Uint8Array): WireQuestion | null {
   return {
     id: u16(packet, 0),
     flags: u16(packet, 2),
-    name,
+    name: nameScratch.toString('latin1', 0, n),
     type: u16(packet, at),
     class: u16(packet, at + 2),
     questionEnd: at + 4,

@@ -82,60 +82,91 @@ export function formatAddress(bytes: Uint8Array): string {
 }
 
 function parseIpv4(text: string): Uint8Array | null {
-  const parts = text.split('.');
-  if (parts.length !== 4) return null;
-  const out = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    const part = parts[i] as string;
-    // No leading zeros: `010` is octal to some parsers and decimal to others.
-    if (!/^(0|[1-9]\d{0,2})$/.test(part)) return null;
-    const value = Number(part);
-    if (value > 255) return null;
-    out[i] = value;
-  }
-  return out;
+  const value = ipv4ToNumber(text);
+  if (value < 0) return null;
+  return new Uint8Array([value >>> 24, (value >>> 16) & 0xff, (value >>> 8) & 0xff, value & 0xff]);
 }
 
-function parseIpv6(input: string): Uint8Array | null {
-  const zone = input.indexOf('%');
-  const text = zone < 0 ? input : input.slice(0, zone);
-  const halves = text.split('::');
-  if (halves.length > 2) return null;
-  const compressed = halves.length === 2;
-  // An embedded IPv4 address may only end the address (RFC 4291 §2.2).
-  const head = parseGroups(halves[0] as string, !compressed);
-  const tail = compressed ? parseGroups(halves[1] as string, true) : [];
-  if (head === null || tail === null) return null;
-  const missing = 8 - head.length - tail.length;
-  if (compressed ? missing < 1 : missing !== 0) return null;
-  const groups = [...head, ...new Array<number>(missing).fill(0), ...tail];
-  const out = new Uint8Array(16);
-  groups.forEach((g, i) => {
-    out[i * 2] = g >> 8;
-    out[i * 2 + 1] = g & 0xff;
-  });
-  return out;
-}
-
-/** `2001:db8:1` → its 16-bit groups ('' → none); a dotted quad may end it when allowed. */
-function parseGroups(text: string, ipv4Last: boolean): number[] | null {
-  if (text === '') return [];
-  const words = text.split(':');
-  const groups: number[] = [];
-  for (let i = 0; i < words.length; i++) {
-    const word = words[i] as string;
-    if (ipv4Last && i === words.length - 1 && word.includes('.')) {
-      const v4 = parseIpv4(word);
-      if (v4 === null) return null;
-      groups.push(((v4[0] as number) << 8) | (v4[1] as number));
-      groups.push(((v4[2] as number) << 8) | (v4[3] as number));
-    } else if (/^[0-9a-fA-F]{1,4}$/.test(word)) {
-      groups.push(Number.parseInt(word, 16));
+/**
+ * A dotted quad (`text` from `from` to `to`) as an unsigned 32-bit number, or -1.
+ * Allocation-free, for the rate limiter's per-query path. Leading zeros are
+ * refused: `010` is octal to some parsers and decimal to others.
+ */
+export function ipv4ToNumber(text: string, from = 0, to = text.length): number {
+  let value = 0;
+  let part = -1;
+  let dots = 0;
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x2e) {
+      if (part < 0 || ++dots > 3) return -1;
+      value = value * 256 + part;
+      part = -1;
+    } else if (c >= 0x30 && c <= 0x39 && part !== 0) {
+      part = part < 0 ? c - 0x30 : part * 10 + c - 0x30;
+      if (part > 255) return -1;
     } else {
-      return null;
+      return -1;
     }
   }
-  return groups;
+  return part < 0 || dots !== 3 ? -1 : value * 256 + part;
+}
+
+/** RFC 4291 §2.2 text, a hand-rolled scanner (a split-and-regex version cost ~6 µs per query). */
+function parseIpv6(input: string): Uint8Array | null {
+  const zone = input.indexOf('%');
+  const end = zone < 0 ? input.length : zone;
+  const groups: number[] = [];
+  /** Where `::` sits among the groups, -1 when absent. */
+  let gap = -1;
+  let i = 0;
+  if (input.startsWith('::')) {
+    gap = 0;
+    i = 2;
+  }
+  while (i < end) {
+    let value = 0;
+    let j = i;
+    for (; j < end && j - i <= 4; j++) {
+      const digit = hexDigit(input.charCodeAt(j));
+      if (digit < 0) break;
+      value = value * 16 + digit;
+    }
+    if (j < end && input.charCodeAt(j) === 0x2e) {
+      // An embedded IPv4 address, which may only end the address.
+      const v4 = ipv4ToNumber(input, i, end);
+      if (v4 < 0) return null;
+      groups.push(v4 >>> 16, v4 & 0xffff);
+      break;
+    }
+    if (j === i || j - i > 4) return null;
+    groups.push(value);
+    if (j === end) break;
+    if (input.charCodeAt(j) !== 0x3a) return null;
+    if (input.charCodeAt(j + 1) === 0x3a) {
+      if (gap >= 0) return null;
+      gap = groups.length;
+      i = j + 2;
+    } else {
+      i = j + 1;
+      if (i === end) return null; // a trailing single colon
+    }
+  }
+  if (gap < 0 ? groups.length !== 8 : groups.length > 7) return null;
+  const out = new Uint8Array(16);
+  for (let k = 0; k < groups.length; k++) {
+    const at = gap >= 0 && k >= gap ? 8 - (groups.length - k) : k;
+    const group = groups[k] as number;
+    out[at * 2] = group >> 8;
+    out[at * 2 + 1] = group & 0xff;
+  }
+  return out;
+}
+
+function hexDigit(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  const lower = c | 0x20;
+  return lower >= 0x61 && lower <= 0x66 ? lower - 0x61 + 10 : -1;
 }
 
 function isMapped(bytes: Uint8Array): boolean {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { isIPv6 } from 'node:net';
+import { isIP, isIPv6 } from 'node:net';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { formatAddress, parseAddress, parseCidr } from './address.ts';
@@ -69,6 +69,30 @@ describe('addresses', () => {
         }
       }),
       { numRuns: 1000 },
+    );
+  });
+
+  it('accepts exactly what Node accepts, also for near-miss strings', () => {
+    const chars = [...'0123456789abcdefABCDEF:.'];
+    const agrees = (text: string) =>
+      assert.equal(parseAddress(text) !== null, isIP(text) !== 0, JSON.stringify(text));
+    fc.assert(
+      fc.property(fc.string({ unit: fc.constantFrom(...chars), maxLength: 45 }), agrees),
+      { numRuns: 5000 },
+    );
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.ipV6(), fc.ipV4()),
+        fc.nat(45),
+        fc.constantFrom(...chars, ''),
+        fc.boolean(),
+        (text, at, c, insert) => {
+          agrees(text);
+          const p = at % (text.length + 1);
+          agrees(text.slice(0, p) + c + text.slice(insert ? p : p + 1));
+        },
+      ),
+      { numRuns: 5000 },
     );
   });
 

@@ -1,4 +1,4 @@
-import { inNetwork, maskBytes, parseAddress, parseCidr } from './address.ts';
+import { inNetwork, ipv4ToNumber, maskBytes, parseAddress, parseCidr } from './address.ts';
 
 /**
  * Per-client response rate limiting. Its first job is to keep the resolver
@@ -47,20 +47,23 @@ interface Bucket {
   at: number;
   /** Queries refused since the bucket was created; drives the slip rhythm. */
   refused: number;
+  /** Checked since it last reached the front of the eviction queue (see #forgetOne). */
+  seen: boolean;
 }
 
 export class ClientRateLimiter {
   readonly #ratePerMs: number;
   readonly #burst: number;
-  readonly #ipv4Prefix: number;
+  readonly #ipv4Mask: number;
   readonly #ipv6Prefix: number;
   readonly #maxTracked: number;
   readonly #slip: number;
   readonly #now: () => number;
   readonly #enabled: boolean;
-  /** Insertion order is recency order: a check moves its bucket to the end. */
-  readonly #buckets = new Map<string, Bucket>();
-  #exempt: { bytes: Uint8Array; prefix: number }[] = [];
+  /** IPv4 networks are keyed by number, IPv6 ones by hex string. */
+  readonly #buckets = new Map<number | string, Bucket>();
+  #exempt4: { network: number; mask: number }[] = [];
+  #exempt6: { bytes: Uint8Array; prefix: number }[] = [];
 
   /** `now` is a monotonic clock in milliseconds (performance.now by default). */
   constructor(opts: RateLimitOptions = {}, now: () => number = () => performance.now()) {
@@ -68,7 +71,7 @@ export class ClientRateLimiter {
     this.#enabled = rate > 0 && Number.isFinite(rate);
     this.#ratePerMs = rate / 1000;
     this.#burst = Math.max(1, opts.burst ?? 2 * rate);
-    this.#ipv4Prefix = clampPrefix(opts.ipv4Prefix ?? 32, 32);
+    this.#ipv4Mask = maskOf(clampPrefix(opts.ipv4Prefix ?? 32, 32));
     this.#ipv6Prefix = clampPrefix(opts.ipv6Prefix ?? 56, 128);
     this.#maxTracked = Math.max(1, opts.maxTracked ?? 100_000);
     this.#slip = Math.max(0, Math.floor(opts.slip ?? 2));
@@ -84,26 +87,20 @@ export class ClientRateLimiter {
    */
   check(address: string, transport: Transport): RateLimitAction {
     if (!this.#enabled) return 'allow';
-    const bytes = parseAddress(address);
-    if (bytes !== null && this.#isExempt(bytes)) return 'allow';
-    const key = bytes === null ? `?${address}` : this.#networkKey(bytes);
+    const key = this.#networkKey(address);
+    if (key === null) return 'allow';
 
     const now = this.#now();
     let bucket = this.#buckets.get(key);
     if (bucket === undefined) {
-      bucket = { tokens: this.#burst, at: now, refused: 0 };
-      if (this.#buckets.size >= this.#maxTracked) {
-        // Forgetting the least recently seen network costs little: an idle
-        // bucket has refilled anyway, and an active abuser stays recent.
-        const oldest = this.#buckets.keys().next();
-        if (oldest.done !== true) this.#buckets.delete(oldest.value);
-      }
+      if (this.#buckets.size >= this.#maxTracked) this.#forgetOne();
+      bucket = { tokens: this.#burst, at: now, refused: 0, seen: false };
+      this.#buckets.set(key, bucket);
     } else {
-      this.#buckets.delete(key);
       bucket.tokens = Math.min(this.#burst, bucket.tokens + (now - bucket.at) * this.#ratePerMs);
       bucket.at = now;
+      bucket.seen = true;
     }
-    this.#buckets.set(key, bucket);
 
     if (bucket.tokens >= 1) {
       bucket.tokens -= 1;
@@ -125,7 +122,10 @@ export class ClientRateLimiter {
       if (network === null) throw new TypeError(`Not a network: ${cidr}`);
       return network;
     });
-    this.#exempt = parsed;
+    this.#exempt4 = parsed
+      .filter((n) => n.bytes.length === 4)
+      .map((n) => ({ network: bytesToNumber(n.bytes), mask: maskOf(n.prefix) }));
+    this.#exempt6 = parsed.filter((n) => n.bytes.length === 16);
   }
 
   /** Networks currently tracked. */
@@ -133,22 +133,61 @@ export class ClientRateLimiter {
     return this.#buckets.size;
   }
 
-  #isExempt(bytes: Uint8Array): boolean {
-    for (const network of this.#exempt) if (inNetwork(bytes, network)) return true;
-    return false;
+  /**
+   * The bucket key of the client's network, or null when exempt. IPv4 (also
+   * in its usual IPv4-mapped form) is parsed without allocating: this runs
+   * for every query, including every packet of a flood.
+   */
+  #networkKey(address: string): number | string | null {
+    let v4 = ipv4ToNumber(address);
+    if (v4 < 0 && address.startsWith('::ffff:')) v4 = ipv4ToNumber(address, 7);
+    let bytes: Uint8Array | null = null;
+    if (v4 < 0) {
+      bytes = parseAddress(address);
+      // Not an address at all (cannot come from a socket): limit it by its text.
+      if (bytes === null) return `?${address}`;
+      if (bytes.length === 4) v4 = bytesToNumber(bytes);
+    }
+    if (v4 >= 0) {
+      for (const { network, mask } of this.#exempt4) if (((v4 & mask) >>> 0) === network) return null;
+      return (v4 & this.#ipv4Mask) >>> 0;
+    }
+    const v6 = bytes as Uint8Array;
+    for (const network of this.#exempt6) if (inNetwork(v6, network)) return null;
+    return Buffer.from(maskBytes(v6, this.#ipv6Prefix).buffer, 0, 16).toString('hex');
   }
 
-  #networkKey(bytes: Uint8Array): string {
-    if (bytes.length === 4) {
-      const value =
-        ((bytes[0] as number) * 0x1000000 +
-          (((bytes[1] as number) << 16) | ((bytes[2] as number) << 8) | (bytes[3] as number))) >>>
-        0;
-      const mask = this.#ipv4Prefix === 0 ? 0 : (0xffffffff << (32 - this.#ipv4Prefix)) >>> 0;
-      return `4:${(value & mask) >>> 0}`;
+  /**
+   * Forgets (about) the least recently seen network, by the CLOCK (second
+   * chance) approximation of LRU: the Map iterates in insertion order, and a
+   * bucket at the front that was checked since it got there moves to the
+   * back instead of going. Per query that is a flag write, not a Map delete
+   * and re-insert. Forgetting costs little: an idle bucket has refilled
+   * anyway, and an active abuser is always seen again before its turn.
+   */
+  #forgetOne(): void {
+    for (;;) {
+      const oldest = this.#buckets.entries().next();
+      if (oldest.done === true) return;
+      const [key, bucket] = oldest.value;
+      this.#buckets.delete(key);
+      if (!bucket.seen) return;
+      bucket.seen = false;
+      this.#buckets.set(key, bucket);
     }
-    return `6:${Buffer.from(maskBytes(bytes, this.#ipv6Prefix)).toString('hex')}`;
   }
+}
+
+function bytesToNumber(bytes: Uint8Array): number {
+  return (
+    (bytes[0] as number) * 0x1000000 +
+    (((bytes[1] as number) << 16) | ((bytes[2] as number) << 8) | (bytes[3] as number))
+  );
+}
+
+/** The IPv4 netmask of a prefix length, as an unsigned number (`<< 32` is `<< 0` in JS). */
+function maskOf(prefix: number): number {
+  return prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
 }
 
 function clampPrefix(prefix: number, bits: number): number {

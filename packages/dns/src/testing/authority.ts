@@ -6,14 +6,17 @@
  * caching and serve-stale can be checked against real sockets.
  */
 import {
-  constants,
   createSecureServer,
   type Http2SecureServer,
   type IncomingHttpHeaders,
   type ServerHttp2Stream,
 } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
-import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
+import {
+  createServer as createTlsServer,
+  type TLSSocket,
+  type Server as TlsServer,
+} from 'node:tls';
 import { type Answer, AUTHORITATIVE_ANSWER, decode, encode, type Question } from 'dns-packet';
 
 export interface AuthorityRecord {
@@ -199,14 +202,15 @@ class Authority implements TestAuthority {
   /** DoH (RFC 8484): POST with an application/dns-message body, or GET with ?dns=<base64url>. */
   #serveDoh(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
     stream.on('error', () => {});
-    const fail = (status: number) => {
-      if (!stream.closed && !stream.headersSent) stream.respond({ ':status': status }, { endStream: true });
+    const refuse = (status: number) => {
+      if (!stream.closed && !stream.headersSent) {
+        stream.respond({ ':status': status }, { endStream: true });
+      }
     };
-    const url = new URL(headers[':path'] ?? '/', 'https://authority.test');
-    if (url.pathname !== '/dns-query') return fail(404);
-    const reply = async (message: Buffer) => {
-      const outcome = await this.#handle(message, 'doh');
-      if (outcome.kind === 'malformed') return fail(400);
+    void dohQuery(stream, headers).then(async (query) => {
+      if (typeof query === 'number') return refuse(query);
+      const outcome = await this.#handle(query, 'doh');
+      if (outcome.kind === 'malformed') return refuse(400);
       if (outcome.kind === 'hang' || stream.closed) return;
       stream.respond({
         ':status': 200,
@@ -215,26 +219,6 @@ class Authority implements TestAuthority {
         'cache-control': `max-age=${outcome.maxAge}`,
       });
       stream.end(outcome.message);
-    };
-    if (headers[':method'] === 'GET') {
-      const dns = url.searchParams.get('dns');
-      if (dns === null || !/^[A-Za-z0-9_-]+$/.test(dns)) return fail(400);
-      void reply(Buffer.from(dns, 'base64url'));
-      return;
-    }
-    if (headers[':method'] !== 'POST') return fail(405);
-    if (headers['content-type'] !== DNS_MESSAGE) return fail(415);
-    const chunks: Buffer[] = [];
-    let size = 0;
-    stream.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_MESSAGE) {
-        fail(413);
-        stream.close(constants.NGHTTP2_CANCEL);
-      } else chunks.push(chunk);
-    });
-    stream.on('end', () => {
-      if (size <= MAX_MESSAGE) void reply(Buffer.concat(chunks));
     });
   }
 
@@ -252,26 +236,49 @@ class Authority implements TestAuthority {
       // Unreadable: handled below like any other malformed message.
     }
     if (question === undefined) {
-      return { kind: 'malformed', formerr: message.length >= 12 ? headerOnly(message, RCODE.FORMERR) : null };
+      return {
+        kind: 'malformed',
+        formerr: message.length >= 12 ? headerOnly(message, RCODE.FORMERR) : null,
+      };
     }
     this.queries.push({ name: ownerName(question.name), type: question.type, transport });
     const mode = this.#mode;
     if (mode === 'hang') return { kind: 'hang' };
     if (this.delayMs > 0) await this.#sleep(this.delayMs);
-    if (opcode !== 0) return { kind: 'answer', message: headerOnly(message, RCODE.NOTIMP), maxAge: 0 };
+    if (opcode !== 0)
+      return { kind: 'answer', message: headerOnly(message, RCODE.NOTIMP), maxAge: 0 };
 
     const id = message.readUInt16BE(0);
     const flags = AUTHORITATIVE_ANSWER | (message.readUInt16BE(2) & RD);
     const additionals: Answer[] = hasOpt
-      ? [{ type: 'OPT', name: '.', udpPayloadSize: 1232, extendedRcode: 0, ednsVersion: 0, flags: 0, flag_do: false, options: [] }]
+      ? [
+          {
+            type: 'OPT',
+            name: '.',
+            udpPayloadSize: 1232,
+            extendedRcode: 0,
+            ednsVersion: 0,
+            flags: 0,
+            flag_do: false,
+            options: [],
+          },
+        ]
       : [];
     if (mode === 'servfail') {
-      const answer = encode({ id, type: 'response', flags: flags | RCODE.SERVFAIL, questions: [question], additionals });
+      const answer = encode({
+        id,
+        type: 'response',
+        flags: flags | RCODE.SERVFAIL,
+        questions: [question],
+        additionals,
+      });
       return { kind: 'answer', message: answer, maxAge: 0 };
     }
     const { rcode, answers, negative } = this.#lookup(question);
     const authorities: Answer[] = negative ? [soaFor(question.name)] : [];
-    const maxAge = negative ? NEGATIVE_TTL : Math.min(...answers.map((a) => ('ttl' in a ? (a.ttl ?? 0) : 0)));
+    const maxAge = negative
+      ? NEGATIVE_TTL
+      : Math.min(...answers.map((a) => ('ttl' in a ? (a.ttl ?? 0) : 0)));
     const answer = encode({
       id,
       type: 'response',
@@ -297,7 +304,12 @@ class Authority implements TestAuthority {
       }
       const type: string = question.type;
       const wanted = records.filter((r) => r.type === type || type === 'ANY');
-      if (wanted.length > 0) return { rcode: RCODE.NOERROR, answers: [...answers, ...wanted.map(toAnswer)], negative: false };
+      if (wanted.length > 0)
+        return {
+          rcode: RCODE.NOERROR,
+          answers: [...answers, ...wanted.map(toAnswer)],
+          negative: false,
+        };
       const cname = records.find((r) => r.type === 'CNAME');
       if (cname === undefined || question.type === 'CNAME') break;
       answers.push(toAnswer(cname));
@@ -323,7 +335,13 @@ function ownerName(name: string): string {
 }
 
 function toAnswer(record: AuthorityRecord): Answer {
-  return { name: record.name, type: record.type, ttl: record.ttl, class: 'IN', data: record.data } as Answer;
+  return {
+    name: record.name,
+    type: record.type,
+    ttl: record.ttl,
+    class: 'IN',
+    data: record.data,
+  } as Answer;
 }
 
 /** The SOA that makes a negative answer cacheable, owned by the name's top-level label. */
@@ -354,6 +372,32 @@ function headerOnly(query: Buffer, rcode: number): Buffer {
   const opcode = (query.readUInt16BE(2) >> 11) & 0x0f;
   reply.writeUInt16BE(0x8000 | (opcode << 11) | rcode, 2);
   return reply;
+}
+
+/** The DNS query a DoH request carries, or the HTTP status that refuses it. */
+function dohQuery(
+  stream: ServerHttp2Stream,
+  headers: IncomingHttpHeaders,
+): Promise<Buffer | number> {
+  const url = new URL(headers[':path'] ?? '/', 'https://authority.test');
+  if (url.pathname !== '/dns-query') return Promise.resolve(404);
+  if (headers[':method'] === 'GET') {
+    const dns = url.searchParams.get('dns');
+    if (dns === null || !/^[A-Za-z0-9_-]+$/.test(dns)) return Promise.resolve(400);
+    return Promise.resolve(Buffer.from(dns, 'base64url'));
+  }
+  if (headers[':method'] !== 'POST') return Promise.resolve(405);
+  if (headers['content-type'] !== DNS_MESSAGE) return Promise.resolve(415);
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    stream.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_MESSAGE) chunks.push(chunk);
+      else resolve(413);
+    });
+    stream.on('end', () => resolve(size <= MAX_MESSAGE ? Buffer.concat(chunks) : 413));
+  });
 }
 
 function frame(message: Buffer): Buffer {

@@ -93,11 +93,17 @@ class DohUpstream implements Upstream {
     if (this.#session !== null && !this.#session.gone) return this.#session;
     const options: SecureClientSessionOptions = {
       ...this.#options.tls,
-      // Answers are small; no need for the default 64 KiB-per-stream windows to grow.
+      // Pushed responses are of no use to a forwarder.
       settings: { enablePush: false },
     };
     const http = connect(this.#options.origin, options);
-    const session: Session = { http, established: false, gone: false, lastResponseAt: 0, active: 0 };
+    const session: Session = {
+      http,
+      established: false,
+      gone: false,
+      lastResponseAt: 0,
+      active: 0,
+    };
     const retire = () => {
       session.gone = true;
       if (this.#session === session) this.#session = null;
@@ -117,7 +123,7 @@ class DohUpstream implements Upstream {
       clearTimeout(handshake);
       retire();
     });
-    // RFC 8484 §5.1 leaves connection reuse to HTTP/2; close it when unused for a while.
+    // Like DoT: one long-lived session, closed once unused for a while.
     http.setTimeout(this.#options.idleMs ?? IDLE_CLOSE_MS, () => {
       retire();
       http.close();
@@ -176,15 +182,18 @@ class DohUpstream implements Upstream {
       };
       signal.addEventListener('abort', onAbort, { once: true });
 
+      let answered = false;
       stream.on('response', (headers) => {
         session.lastResponseAt = performance.now();
+        answered = true;
         const status = headers[':status'];
         if (status !== 200) return refuse(`HTTP status ${status}`);
         const type = String(headers['content-type'] ?? '')
           .split(';')[0]
           ?.trim()
           .toLowerCase();
-        if (type !== DNS_MESSAGE) return refuse(`content-type ${type || 'missing'}, not ${DNS_MESSAGE}`);
+        if (type !== DNS_MESSAGE)
+          return refuse(`content-type ${type || 'missing'}, not ${DNS_MESSAGE}`);
         if (Number(headers['content-length'] ?? 0) > MAX_MESSAGE) return refuse('answer too large');
       });
       stream.on('data', (chunk: Buffer) => {
@@ -192,16 +201,20 @@ class DohUpstream implements Upstream {
         if (size > MAX_MESSAGE) return refuse('answer larger than 65535 octets');
         chunks.push(chunk);
       });
-      stream.on('end', () => {
+      // The body is judged at 'close', once the stream's fate is known: a
+      // session torn down mid-answer also ends the stream, but with a reset code.
+      stream.on('close', () => {
+        if (!answered || !stream.readableEnded || stream.rstCode !== constants.NGHTTP2_NO_ERROR) {
+          return settle(
+            this.#lost(session, stream, new Error(`stream closed (code ${stream.rstCode})`)),
+          );
+        }
         const body = Buffer.concat(chunks);
         const mismatch = responseMismatch(wire, body);
         if (mismatch !== null) return refuse(mismatch);
         settle(null, withId(body, messageId(query)));
       });
       stream.on('error', (error) => settle(this.#lost(session, stream, error)));
-      stream.on('close', () => {
-        settle(this.#lost(session, stream, new Error(`stream closed (code ${stream.rstCode})`)));
-      });
       stream.end(wire);
     });
   }

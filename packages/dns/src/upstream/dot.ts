@@ -5,7 +5,7 @@
  * per connection, each message is framed by a 2-octet length.
  */
 import { randomInt } from 'node:crypto';
-import { connect, type ConnectionOptions, type TLSSocket } from 'node:tls';
+import { type ConnectionOptions, connect, type TLSSocket } from 'node:tls';
 import {
   abortReason,
   ConnectionLostError,

@@ -6,13 +6,7 @@
 import { randomInt } from 'node:crypto';
 import { encode, RECURSION_DESIRED } from 'dns-packet';
 import type { Upstream } from './upstream.ts';
-import {
-  checkQuery,
-  RCODE_REFUSED,
-  RCODE_SERVFAIL,
-  rcodeOf,
-  responseMismatch,
-} from './wire.ts';
+import { checkQuery, RCODE_REFUSED, RCODE_SERVFAIL, rcodeOf, responseMismatch } from './wire.ts';
 
 export interface PoolLogger {
   warn(fields: Record<string, unknown>, msg: string): void;
@@ -93,7 +87,8 @@ export class UpstreamPool {
   #closed = false;
 
   constructor(options: UpstreamPoolOptions) {
-    if (options.upstreams.length === 0) throw new Error('an upstream pool needs at least one upstream');
+    if (options.upstreams.length === 0)
+      throw new Error('an upstream pool needs at least one upstream');
     this.#members = options.upstreams.map((upstream, rank) => ({
       upstream,
       rank,
@@ -126,7 +121,8 @@ export class UpstreamPool {
     const deadline = this.#now() + 2 * this.#timeoutMs;
     for (const member of this.#ordered()) {
       const left = deadline - this.#now();
-      if (this.#closed || left <= 0) break;
+      // A sliver of time left (timers fire a little late) buys no real attempt.
+      if (this.#closed || left < this.#timeoutMs / 10) break;
       try {
         const response = await this.#ask(member, query, Math.min(this.#timeoutMs, left));
         return { response, upstream: member.upstream.id };
@@ -136,7 +132,9 @@ export class UpstreamPool {
     }
     const why = this.#closed ? 'upstream pool closed' : 'every upstream failed';
     throw new UpstreamError(
-      attempts.length === 0 ? `${why}` : `${why}: ${attempts.map((a) => `${a.upstream}: ${a.error}`).join('; ')}`,
+      attempts.length === 0
+        ? `${why}`
+        : `${why}: ${attempts.map((a) => `${a.upstream}: ${a.error}`).join('; ')}`,
       attempts,
     );
   }
@@ -220,7 +218,9 @@ export class UpstreamPool {
     // Whichever loses the race below may still reject later: keep that handled.
     answer.catch(() => {});
     const aborted = new Promise<never>((_, reject) => {
-      controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
+      controller.signal.addEventListener('abort', () => reject(controller.signal.reason), {
+        once: true,
+      });
     });
     aborted.catch(() => {});
     return Promise.race([answer, timeout, aborted]).finally(() => {
@@ -248,7 +248,11 @@ export class UpstreamPool {
     if (member.healthy && member.consecutiveFailures >= UNHEALTHY_AFTER) {
       member.healthy = false;
       this.#logger?.warn(
-        { upstream: member.upstream.id, failures: member.consecutiveFailures, error: error.message },
+        {
+          upstream: member.upstream.id,
+          failures: member.consecutiveFailures,
+          error: error.message,
+        },
         'DNS upstream marked unhealthy',
       );
     }

@@ -11,7 +11,7 @@ import {
   type PeerCertificate,
 } from 'node:tls';
 
-/** Unused connections are closed after this long (RFC 7766 §6.2.1: clients close idle connections). */
+/** Unused connections are closed after this long (RFC 7766 §6.2.3: clients close idle connections). */
 export const IDLE_CLOSE_MS = 30_000;
 /** A connection that has not finished its TLS handshake by then is given up. */
 export const HANDSHAKE_TIMEOUT_MS = 5_000;
@@ -60,8 +60,8 @@ export function bareHost(hostname: string): string {
 }
 
 /**
- * TLS client options for an upstream: TLS 1.3 only (RFC 8310 asks for the
- * current version; 1.3 also hides the certificate from on-path observers),
+ * TLS client options for an upstream: TLS 1.3 only (no legacy cipher
+ * suites or renegotiation, and the certificate is hidden from on-path observers),
  * the chain verified against the CA store, the name checked against
  * `serverName` (not whatever host we dialled), and, when pins are given,
  * one of them must match a certificate in the verified chain (the
@@ -79,7 +79,9 @@ export function tlsClientOptions(settings: TlsSettings): ConnectionOptions {
       const wrongName = checkServerIdentity(settings.serverName, cert);
       if (wrongName) return wrongName;
       if (pins.size > 0 && !chainPins(cert).some((pin) => pins.has(pin))) {
-        return new Error(`no certificate of ${settings.serverName} matches the configured SPKI pins`);
+        return new Error(
+          `no certificate of ${settings.serverName} matches the configured SPKI pins`,
+        );
       }
       return undefined;
     },

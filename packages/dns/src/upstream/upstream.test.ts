@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import {
   createSecureServer,
   type Http2SecureServer,
+  connect as http2Connect,
   type ServerHttp2Session,
   type ServerHttp2Stream,
 } from 'node:http2';
@@ -12,10 +13,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
+import {
+  createServer as createTlsServer,
+  type TLSSocket,
+  type Server as TlsServer,
+  connect as tlsConnect,
+} from 'node:tls';
 import { type DecodedPacket, decode, encode, type RecordType } from 'dns-packet';
 import { makeTestPki, type TestPki } from '../../../../test/support/pki.ts';
-import { type AuthorityRecord, startTestAuthority, type TestAuthority } from '../testing/authority.ts';
+import {
+  type AuthorityRecord,
+  startTestAuthority,
+  type TestAuthority,
+} from '../testing/authority.ts';
 import { createDotUpstream } from './dot.ts';
 import { UpstreamError, UpstreamPool } from './pool.ts';
 import { spkiPin, tlsClientOptions } from './transport.ts';
@@ -56,9 +66,17 @@ function upstreamFor(t: TestContext, config: UpstreamConfig): Upstream {
   return upstream;
 }
 
-async function ask(upstream: Upstream, name: string, type: RecordType = 'A', id = 0xbeef) {
+/** dns-packet decodes `rcode` but its types leave it out. */
+type Decoded = DecodedPacket & { rcode: string };
+
+async function ask(
+  upstream: Upstream,
+  name: string,
+  type: RecordType = 'A',
+  id = 0xbeef,
+): Promise<Decoded> {
   const response = await upstream.exchange(query(name, type, id), AbortSignal.timeout(3000));
-  return decode(Buffer.from(response));
+  return decode(Buffer.from(response)) as Decoded;
 }
 
 async function authority(t: TestContext, records = RECORDS): Promise<TestAuthority> {
@@ -67,7 +85,8 @@ async function authority(t: TestContext, records = RECORDS): Promise<TestAuthori
   return server;
 }
 
-const answersOf = (p: DecodedPacket) => (p.answers ?? []).map((a) => `${a.type} ${JSON.stringify('data' in a ? a.data : null)}`);
+const answersOf = (p: DecodedPacket) =>
+  (p.answers ?? []).map((a) => `${a.type} ${JSON.stringify('data' in a ? a.data : null)}`);
 
 async function until(condition: () => boolean, what: string, ms = 3000): Promise<void> {
   const deadline = Date.now() + ms;
@@ -114,7 +133,10 @@ async function rawDot(
     for (const socket of sockets) socket.destroy();
     await new Promise((resolve) => server.close(resolve));
   });
-  return { url: `tls://127.0.0.1:${(server.address() as AddressInfo).port}`, connections: () => connections };
+  return {
+    url: `tls://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    connections: () => connections,
+  };
 }
 
 /** A DoH server whose handler answers each POST body as it likes. */
@@ -184,8 +206,14 @@ describe('upstream configuration', () => {
     assert.equal(doh.id, 'https://dns.example/dns-query');
     await Promise.all([dot.close(), doh.close()]);
     assert.throws(() => createUpstream({ url: 'tls://dns.example/path' }), /host and port only/);
-    assert.throws(() => createUpstream({ url: 'tls://a:b@dns.example' }), /no user name or password/);
-    assert.throws(() => createUpstream({ url: 'tls://dns.example', spkiPins: ['abc'] }), /SPKI pin/);
+    assert.throws(
+      () => createUpstream({ url: 'tls://a:b@dns.example' }),
+      /no user name or password/,
+    );
+    assert.throws(
+      () => createUpstream({ url: 'tls://dns.example', spkiPins: ['abc'] }),
+      /SPKI pin/,
+    );
     assert.throws(
       () => createUpstream({ url: 'tls://dns.example', caFile: join(dir, 'missing.pem') }),
       /CA file .* cannot be read/,
@@ -198,9 +226,15 @@ describe('DNS message checks', () => {
     const q = query('www.example.com');
     const sameInOtherCase = answerTo(Buffer.from(query('WWW.Example.COM')));
     assert.equal(responseMismatch(q, sameInOtherCase), null);
-    assert.match(responseMismatch(q, answerTo(Buffer.from(q), 'evil.example.net')) ?? '', /another question/);
+    assert.match(
+      responseMismatch(q, answerTo(Buffer.from(q), 'evil.example.net')) ?? '',
+      /another question/,
+    );
     assert.match(responseMismatch(q, query('www.example.com', 'AAAA')) ?? '', /QR clear/);
-    assert.match(responseMismatch(q, answerTo(Buffer.from(query('www.example.com', 'A', 1)))) ?? '', /message id/);
+    assert.match(
+      responseMismatch(q, answerTo(Buffer.from(query('www.example.com', 'A', 1)))) ?? '',
+      /message id/,
+    );
     assert.match(responseMismatch(q, new Uint8Array(5)) ?? '', /shorter/);
     assert.throws(() => checkQuery(new Uint8Array(11)), /12 to 65535/);
     assert.throws(() => checkQuery(answerTo(Buffer.from(q))), /QR is set/);
@@ -239,9 +273,13 @@ for (const transport of ['dot', 'doh'] as const) {
 
       assert.deepEqual(
         auth.queries.map((q) => `${q.transport} ${q.name} ${q.type}`),
-        ['www.example.com A', 'www.example.com AAAA', 'alias.example.com A', 'nope.example.com A', 'www.example.com MX'].map(
-          (q) => `${transport} ${q}`,
-        ),
+        [
+          'www.example.com A',
+          'www.example.com AAAA',
+          'alias.example.com A',
+          'nope.example.com A',
+          'www.example.com MX',
+        ].map((q) => `${transport} ${q}`),
       );
       assert.equal(auth.connections[transport], 1, 'one connection carries every query');
     });
@@ -250,19 +288,26 @@ for (const transport of ['dot', 'doh'] as const) {
       const auth = await authority(t);
       const upstream = upstreamFor(t, { url: urlOf(auth) });
       const q = query('www.example.com', 'A', 0x4242);
-      const copy = Uint8Array.from(q);
+      const copy = Buffer.from(q);
       await upstream.exchange(q, AbortSignal.timeout(3000));
-      assert.deepEqual(q, copy);
+      assert.deepEqual(Buffer.from(q), copy);
     });
 
     it('sends many concurrent queries over one connection, each answer to its caller', async (t) => {
       const auth = await authority(
         t,
-        Array.from({ length: 200 }, (_, i) => ({ name: `n${i}.example`, type: 'A', ttl: 60, data: `10.0.${i >> 8}.${i & 255}` })),
+        Array.from({ length: 200 }, (_, i) => ({
+          name: `n${i}.example`,
+          type: 'A',
+          ttl: 60,
+          data: `10.0.${i >> 8}.${i & 255}`,
+        })),
       );
       const upstream = upstreamFor(t, { url: urlOf(auth) });
       const results = await Promise.all(
-        Array.from({ length: 200 }, (_, i) => ask(upstream, `n${i}.example`, 'A', (i * 7919) & 0xffff)),
+        Array.from({ length: 200 }, (_, i) =>
+          ask(upstream, `n${i}.example`, 'A', (i * 7919) & 0xffff),
+        ),
       );
       results.forEach((r, i) => {
         assert.equal(r.id, (i * 7919) & 0xffff);
@@ -280,13 +325,20 @@ for (const transport of ['dot', 'doh'] as const) {
       };
       await refused({ serverName: 'dns.other.example' }, /does not match certificate/);
       await refused({ caFile: stranger.caFile }, /self[- ]signed|unable to (get|verify)/i);
-      await refused({ spkiPins: [spkiPin(new X509Certificate(readFileSync(stranger.caFile)))] }, /SPKI pins/);
+      await refused(
+        { spkiPins: [spkiPin(new X509Certificate(readFileSync(stranger.caFile)))] },
+        /SPKI pins/,
+      );
       assert.equal(auth.queries.length, 0, 'no query left on an unverified connection');
 
       // The right name, CA or pin (leaf or CA) works.
       const leafPin = spkiPin(new X509Certificate(readFileSync(pki.serverCertFile)));
       const caPin = spkiPin(new X509Certificate(readFileSync(pki.caFile)));
-      for (const config of [{ serverName: 'localhost' }, { spkiPins: [leafPin] }, { spkiPins: ['A'.repeat(43) + '=', caPin] }]) {
+      for (const config of [
+        { serverName: 'localhost' },
+        { spkiPins: [leafPin] },
+        { spkiPins: [`${'A'.repeat(43)}=`, caPin] },
+      ]) {
         const upstream = upstreamFor(t, { url: urlOf(auth), ...config });
         assert.equal((await ask(upstream, 'www.example.com')).rcode, 'NOERROR');
       }
@@ -300,7 +352,10 @@ for (const transport of ['dot', 'doh'] as const) {
           ? (await rawDot(t, () => void seen++, tls12)).url
           : await rawDoh(t, () => void seen++, tls12);
       const upstream = upstreamFor(t, { url });
-      await assert.rejects(ask(upstream, 'www.example.com'), /protocol version|unsupported protocol|wrong version/i);
+      await assert.rejects(
+        ask(upstream, 'www.example.com'),
+        /protocol version|unsupported protocol|wrong version/i,
+      );
       assert.equal(seen, 0);
     });
 
@@ -317,7 +372,10 @@ for (const transport of ['dot', 'doh'] as const) {
       // Dropped while the server sits on the query: the query is sent again on a new connection.
       auth.delayMs = 300;
       const pending = ask(upstream, 'alias.example.com');
-      await until(() => auth.queries.some((q) => q.name === 'alias.example.com'), 'the query to arrive');
+      await until(
+        () => auth.queries.some((q) => q.name === 'alias.example.com'),
+        'the query to arrive',
+      );
       auth.dropConnections();
       const answer = await pending;
       assert.deepEqual(answersOf(answer), ['CNAME "www.example.com"', 'A "192.0.2.1"']);
@@ -360,7 +418,9 @@ describe('DNS over TLS framing', () => {
       }
     });
     const upstream = upstreamFor(t, { url: server.url });
-    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => ask(upstream, `q${i}.example`, 'A', 1000 + i)));
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => ask(upstream, `q${i}.example`, 'A', 1000 + i)),
+    );
     results.forEach((r, i) => {
       assert.equal(r.id, 1000 + i);
       assert.deepEqual(answersOf(r), [`A "10.1.0.${i}"`]);
@@ -370,14 +430,17 @@ describe('DNS over TLS framing', () => {
   });
 
   it('treats an answer to another question as a failure', async (t) => {
-    const server = await rawDot(t, (message, socket) => socket.write(framed(answerTo(message, 'evil.example.net'))));
+    const server = await rawDot(t, (message, socket) =>
+      socket.write(framed(answerTo(message, 'evil.example.net'))),
+    );
     const upstream = upstreamFor(t, { url: server.url });
     await assert.rejects(ask(upstream, 'www.example.com'), /another question/);
   });
 
   it('kills the connection on a malformed frame, failing every query on it', async (t) => {
     const server = await rawDot(t, (message, socket) => {
-      if (decode(message).questions?.[0]?.name === 'bad.example') socket.write(framed(Buffer.from('junk')));
+      if (decode(message).questions?.[0]?.name === 'bad.example')
+        socket.write(framed(Buffer.from('junk')));
     });
     const upstream = upstreamFor(t, { url: server.url });
     const waiting = ask(upstream, 'waits.example');
@@ -414,7 +477,11 @@ describe('DNS over TLS framing', () => {
 
 describe('DNS over HTTPS answers', () => {
   const cases: [string, (body: Buffer, stream: ServerHttp2Stream) => void, RegExp][] = [
-    ['a non-200 status', (_b, s) => s.respond({ ':status': 500 }, { endStream: true }), /HTTP status 500/],
+    [
+      'a non-200 status',
+      (_b, s) => s.respond({ ':status': 500 }, { endStream: true }),
+      /HTTP status 500/,
+    ],
     [
       'a wrong content type',
       (b, s) => {
@@ -470,14 +537,21 @@ describe('DNS over HTTPS answers', () => {
 });
 
 describe('upstream pool', () => {
-  const pool = (t: TestContext, urls: string[], options: Partial<{ timeoutMs: number; healthIntervalMs: number }> = {}) => {
-    const p = new UpstreamPool({ upstreams: urls.map((url) => createUpstream({ url, caFile: pki.caFile })), ...options });
+  const pool = (
+    t: TestContext,
+    urls: string[],
+    options: Partial<{ timeoutMs: number; healthIntervalMs: number }> = {},
+  ) => {
+    const p = new UpstreamPool({
+      upstreams: urls.map((url) => createUpstream({ url, caFile: pki.caFile })),
+      ...options,
+    });
     t.after(() => p.close());
     return p;
   };
   const askPool = async (p: UpstreamPool, name = 'www.example.com') => {
     const { response, upstream } = await p.exchange(query(name));
-    return { answer: decode(Buffer.from(response)), upstream };
+    return { answer: decode(Buffer.from(response)) as Decoded, upstream };
   };
 
   for (const mode of ['hang', 'servfail', 'refuse-connections'] as const) {
@@ -497,7 +571,9 @@ describe('upstream pool', () => {
   }
 
   it('falls over when the first upstream answers another question', async (t) => {
-    const liar = await rawDot(t, (message, socket) => socket.write(framed(answerTo(message, 'evil.example.net'))));
+    const liar = await rawDot(t, (message, socket) =>
+      socket.write(framed(answerTo(message, 'evil.example.net'))),
+    );
     const honest = await authority(t);
     const p = pool(t, [liar.url, honest.dotUrl]);
     const { answer, upstream } = await askPool(p);
@@ -514,7 +590,10 @@ describe('upstream pool', () => {
       exchange: () => new Promise(() => {}),
       close: async () => {},
     };
-    const p = new UpstreamPool({ upstreams: [stuck, createUpstream({ url: honest.dotUrl, caFile: pki.caFile })], timeoutMs: 200 });
+    const p = new UpstreamPool({
+      upstreams: [stuck, createUpstream({ url: honest.dotUrl, caFile: pki.caFile })],
+      timeoutMs: 200,
+    });
     t.after(() => p.close());
     const started = Date.now();
     const { upstream } = await p.exchange(query('www.example.com'));
@@ -548,7 +627,9 @@ describe('upstream pool', () => {
     const warnings: string[] = [];
     const infos: string[] = [];
     const p = new UpstreamPool({
-      upstreams: [flaky.dotUrl, steady.dotUrl].map((url) => createUpstream({ url, caFile: pki.caFile })),
+      upstreams: [flaky.dotUrl, steady.dotUrl].map((url) =>
+        createUpstream({ url, caFile: pki.caFile }),
+      ),
       timeoutMs: 500,
       healthIntervalMs: 50,
       logger: { warn: (_f, msg) => warnings.push(msg), info: (_f, msg) => infos.push(msg) },
@@ -578,7 +659,10 @@ describe('upstream pool', () => {
     flaky.mode = 'normal';
     p.start();
     await until(() => p.status()[0]?.healthy === true, 'the probe to succeed');
-    assert.ok(flaky.queries.some((q) => q.name === '.' && q.type === 'NS'), 'probed with NS .');
+    assert.ok(
+      flaky.queries.some((q) => q.name === '.' && q.type === 'NS'),
+      'probed with NS .',
+    );
     assert.deepEqual(infos, ['DNS upstream answers again']);
     assert.equal(p.status()[0]?.consecutiveFailures, 0);
   });
@@ -588,7 +672,8 @@ describe('upstream pool', () => {
     a.mode = 'servfail';
     b.mode = 'servfail';
     const p = pool(t, [a.dotUrl, b.dohUrl]);
-    for (let i = 0; i < 3; i++) await assert.rejects(p.exchange(query('www.example.com')), UpstreamError);
+    for (let i = 0; i < 3; i++)
+      await assert.rejects(p.exchange(query('www.example.com')), UpstreamError);
     assert.deepEqual(
       p.status().map((s) => s.healthy),
       [false, false],
@@ -615,9 +700,91 @@ describe('upstream pool', () => {
   it('refuses a malformed query without blaming any upstream, and everything after close', async (t) => {
     const auth = await authority(t);
     const p = pool(t, [auth.dotUrl]);
-    await assert.rejects(p.exchange(new Uint8Array(3)), (e: unknown) => e instanceof UpstreamError && e.attempts.length === 0);
+    await assert.rejects(
+      p.exchange(new Uint8Array(3)),
+      (e: unknown) => e instanceof UpstreamError && e.attempts.length === 0,
+    );
     assert.equal(p.status()[0]?.consecutiveFailures, 0);
     await p.close();
     await assert.rejects(p.exchange(query('www.example.com')), /closed/);
+  });
+});
+
+describe('test authority', () => {
+  it('survives garbage, truncated frames and bad DoH requests, and keeps answering', async (t) => {
+    const auth = await authority(t);
+    const ca = readFileSync(pki.caFile, 'utf8');
+
+    // DoT: a short frame closes that connection; a readable header gets FORMERR; a cut-off frame is just dropped.
+    const dot = async (bytes: Buffer): Promise<Buffer> => {
+      const socket = tlsConnect({
+        host: '127.0.0.1',
+        port: Number(new URL(auth.dotUrl).port),
+        ca,
+        servername: 'localhost',
+      });
+      const chunks: Buffer[] = [];
+      socket.on('data', (c: Buffer) => chunks.push(c));
+      socket.write(bytes);
+      setTimeout(() => socket.end(), 200).unref();
+      await new Promise((resolve) => socket.once('close', resolve));
+      return Buffer.concat(chunks);
+    };
+    assert.equal((await dot(framed(Buffer.from('junk')))).length, 0);
+    const formerr = await dot(
+      framed(Buffer.from('\x12\x34\x00\x00\x00\x07garbage-garbage', 'latin1')),
+    );
+    assert.equal(formerr.length, 2 + 12, 'one 12-octet answer');
+    assert.equal(formerr.readUInt16BE(0), 12);
+    assert.equal(formerr.readUInt16BE(2), 0x1234);
+    assert.equal((formerr[2 + 3] ?? 0) & 0x0f, 1, 'FORMERR');
+    assert.equal((await dot(Buffer.from([0, 100, 1, 2, 3]))).length, 0);
+
+    // DoH: bad requests get HTTP errors; GET ?dns= works.
+    const session = http2Connect(new URL(auth.dohUrl).origin, { ca, servername: 'localhost' });
+    session.on('error', () => {});
+    t.after(() => session.destroy());
+    const doh = (headers: Record<string, string>, body?: Uint8Array) =>
+      new Promise<{ status: number; body: Buffer }>((resolve, reject) => {
+        const stream = session.request(headers);
+        const chunks: Buffer[] = [];
+        let status = 0;
+        stream.on('response', (h) => {
+          status = Number(h[':status']);
+        });
+        stream.on('data', (c: Buffer) => chunks.push(c));
+        stream.on('end', () => resolve({ status, body: Buffer.concat(chunks) }));
+        stream.on('error', reject);
+        stream.end(body);
+      });
+    const post = {
+      ':method': 'POST',
+      ':path': '/dns-query',
+      'content-type': 'application/dns-message',
+    };
+    assert.equal((await doh(post, Buffer.from('not dns'))).status, 400);
+    assert.equal(
+      (await doh({ ...post, 'content-type': 'text/plain' }, query('www.example.com'))).status,
+      415,
+    );
+    assert.equal(
+      (await doh({ ...post, ':path': '/elsewhere' }, query('www.example.com'))).status,
+      404,
+    );
+    assert.equal((await doh({ ':method': 'GET', ':path': '/dns-query?dns=***' })).status, 400);
+    const get = await doh({
+      ':method': 'GET',
+      ':path': `/dns-query?dns=${Buffer.from(query('www.example.com')).toString('base64url')}`,
+    });
+    assert.equal(get.status, 200);
+    assert.deepEqual(answersOf(decode(get.body)), ['A "192.0.2.1"']);
+
+    const upstream = upstreamFor(t, { url: auth.dotUrl });
+    assert.equal((await ask(upstream, 'www.example.com')).rcode, 'NOERROR');
+    assert.deepEqual(
+      auth.queries.map((q) => `${q.transport} ${q.name}`),
+      ['doh www.example.com', 'dot www.example.com'],
+      'only readable queries are counted',
+    );
   });
 });

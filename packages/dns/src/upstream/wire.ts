@@ -6,7 +6,7 @@
  * parsers only).
  */
 
-/** A DNS message over TCP, TLS or HTTPS is at most 65535 octets (RFC 1035 §4.2.2, RFC 8484 §6). */
+/** A DNS message over a stream is at most 65535 octets (the 2-octet length of RFC 1035 §4.2.2). */
 export const MAX_MESSAGE = 65_535;
 
 const HEADER = 12;

@@ -34,8 +34,9 @@ export function checkRecord(
   zoneName: string,
 ): RecordCheck {
   const fail = (error: string): RecordCheck => ({ ok: false, error });
-  if (typeof input !== 'object' || input === null)
+  if (typeof input !== 'object' || input === null) {
     return fail('a record needs a name, type and data');
+  }
   const { name, type, ttl = defaultTtl, data } = input;
   if (typeof zoneName !== 'string' || typeof name !== 'string' || typeof type !== 'string') {
     return fail('name, type and data must be text');
@@ -107,8 +108,9 @@ function checkOwner(
   switch (type) {
     case 'CNAME':
       // RFC 1034 §3.6.2: a CNAME owner has no other data, and the apex always has SOA and NS.
-      if (owner === zone)
+      if (owner === zone) {
         return `a CNAME cannot sit at the zone apex ${zone}, which has SOA and NS records`;
+      }
       if (data === owner) return 'a CNAME cannot point to its own name';
       return null;
     case 'SRV':

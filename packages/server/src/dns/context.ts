@@ -11,7 +11,9 @@ export interface DnsTx {
   now: Date;
   /** Appends a ledger entry in this transaction (the actor and org are the change's). */
   record(
-    event: Pick<AuditEvent, 'action' | 'target' | 'before' | 'after'> & { projectId?: string | null },
+    event: Pick<AuditEvent, 'action' | 'target' | 'before' | 'after'> & {
+      projectId?: string | null;
+    },
   ): Promise<void>;
 }
 
@@ -20,7 +22,11 @@ export interface DnsTx {
  * guard authorized the org, and these look-ups make sure the id belongs to
  * it. Another org's id answers exactly like an id that was never used.
  */
-export async function zoneOfOrg(storage: Storage, orgId: string, zoneId: string): Promise<StoredZone> {
+export async function zoneOfOrg(
+  storage: Storage,
+  orgId: string,
+  zoneId: string,
+): Promise<StoredZone> {
   const zone = await new ZoneStore(storage).get(zoneId);
   if (zone?.orgId !== orgId) throw new BulwarkError('not_found', 'No such DNS zone.');
   return zone;

@@ -4,7 +4,10 @@ import type { EffectivePolicy } from '../policy/policy.ts';
 import type { GroupSettings } from './client-groups.ts';
 
 /** The DNS part of an org's or a project's effective policy. */
-export type DnsPolicyFields = Pick<EffectivePolicy, 'dnsBlockCategories' | 'dnsQueryLog'>;
+export type DnsPolicyFields = Pick<
+  EffectivePolicy,
+  'dnsBlockCategories' | 'dnsQueryLog' | 'dnsQueryLogRetentionDays'
+>;
 
 /**
  * The firewall policy of one client group: the effective policy it sits

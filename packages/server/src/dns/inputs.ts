@@ -74,7 +74,9 @@ export function checkRulePattern(raw: string): { pattern: string } | { error: st
   // Domain forms, in the one spelling the resolver compares (lower case, ASCII).
   const wildcard = pattern.startsWith('*.');
   const name = normalizeName(wildcard ? pattern.slice(2) : pattern);
-  return name === null ? { error: `"${pattern}" is not a domain name` } : { pattern: wildcard ? `*.${name}` : name };
+  return name === null
+    ? { error: `"${pattern}" is not a domain name` }
+    : { pattern: wildcard ? `*.${name}` : name };
 }
 
 const rule = z
@@ -98,17 +100,19 @@ const category = z.enum(dnsCategories, {
 function distinct<T>(items: readonly T[], ctx: z.RefinementCtx): void {
   items.forEach((item, i) => {
     if (items.indexOf(item) !== i) {
-      ctx.addIssue({ code: 'custom', path: [i], message: `${JSON.stringify(item)} is listed more than once` });
+      ctx.addIssue({
+        code: 'custom',
+        path: [i],
+        message: `${JSON.stringify(item)} is listed more than once`,
+      });
     }
   });
 }
 
 const address = (family: 4 | 6) =>
-  z
-    .string()
-    .refine((text) => (family === 4 ? isIPv4(text) : isIPv6(text) && !text.includes('%')), {
-      message: `expected an IPv${family} address`,
-    });
+  z.string().refine((text) => (family === 4 ? isIPv4(text) : isIPv6(text) && !text.includes('%')), {
+    message: `expected an IPv${family} address`,
+  });
 
 export const groupBody = z
   .object({
@@ -119,14 +123,21 @@ export const groupBody = z
     rules: z.array(rule).max(limits.rulesPerGroup).default([]),
     answer: z.enum(['nxdomain', 'null', 'sinkhole']).default('nxdomain'),
     sinkhole: z
-      .object({ ipv4: address(4).nullable().default(null), ipv6: address(6).nullable().default(null) })
+      .object({
+        ipv4: address(4).nullable().default(null),
+        ipv6: address(6).nullable().default(null),
+      })
       .strict()
       .default({ ipv4: null, ipv6: null }),
   })
   .strict()
   .superRefine((group, ctx) => {
     // Without an address the resolver would have nothing to answer with.
-    if (group.answer === 'sinkhole' && group.sinkhole.ipv4 === null && group.sinkhole.ipv6 === null) {
+    if (
+      group.answer === 'sinkhole' &&
+      group.sinkhole.ipv4 === null &&
+      group.sinkhole.ipv6 === null
+    ) {
       ctx.addIssue({
         code: 'custom',
         path: ['sinkhole'],

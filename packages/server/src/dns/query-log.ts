@@ -1,22 +1,18 @@
 import { randomUUID } from 'node:crypto';
+import type { QueryLogEntry } from '@bulwark/dns';
 import type { Selectable } from 'kysely';
 import { BulwarkError } from '../errors.ts';
 import type { Tables } from '../storage/schema.ts';
 import type { Storage } from '../storage/storage.ts';
 
-/**
- * One query as the resolver hands it over for keeping, after its privacy
- * mode has been applied (structurally the resolver's QueryLogEntry, with
- * wider field types so either side may grow an enum first).
- */
-export interface QueryLogEntry {
-  /** ISO-8601. */
+/** A kept query as the API shows it. */
+export interface LoggedQuery {
+  id: string;
   at: string;
-  /** The client's address or network, as the privacy mode left it; null when not kept. */
+  /** The address (full mode) or the network (anonymised mode). */
   client: string | null;
   clientId: string | null;
   groupId: string | null;
-  orgId: string | null;
   protocol: string;
   name: string;
   type: string;
@@ -26,11 +22,6 @@ export interface QueryLogEntry {
   rule: string | null;
   upstream: string | null;
   durationMs: number;
-}
-
-/** A kept query as the API shows it. */
-export interface LoggedQuery extends Omit<QueryLogEntry, 'orgId'> {
-  id: string;
 }
 
 type Row = Selectable<Tables['dns_query_log']>;
@@ -96,7 +87,8 @@ export class QueryLogStore {
       .selectFrom('dns_query_log')
       .selectAll()
       .where('org_id', '=', orgId);
-    if (opts.name !== undefined) query = query.where('name_index', '=', this.nameIndex(orgId, opts.name));
+    if (opts.name !== undefined)
+      query = query.where('name_index', '=', this.nameIndex(orgId, opts.name));
     if (opts.before !== undefined) {
       const { at, id } = decodeCursor(opts.before);
       query = query.where((eb) =>

@@ -33,14 +33,24 @@ export async function createZone(tx: DnsTx, orgId: string, name: string): Promis
     }
     if (other.orgId === orgId) continue;
     if (name.endsWith(`.${other.name}`)) {
-      throw new BulwarkError('conflict', `${name} lies inside ${other.name}, which another org manages.`);
+      throw new BulwarkError(
+        'conflict',
+        `${name} lies inside ${other.name}, which another org manages.`,
+      );
     }
     if (other.name.endsWith(`.${name}`)) {
-      throw new BulwarkError('conflict', `${name} would contain ${other.name}, which another org manages.`);
+      throw new BulwarkError(
+        'conflict',
+        `${name} would contain ${other.name}, which another org manages.`,
+      );
     }
   }
   const zone = await zones.create(orgId, name, tx.now);
-  await tx.record({ action: 'dns.zone.create', target: { type: 'dns-zone', id: zone.id }, after: zone });
+  await tx.record({
+    action: 'dns.zone.create',
+    target: { type: 'dns-zone', id: zone.id },
+    after: zone,
+  });
   return zone;
 }
 

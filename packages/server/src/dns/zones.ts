@@ -53,7 +53,10 @@ export class ZoneStore {
       .values({
         id,
         org_id: orgId,
-        name_enc: this.#storage.fields.encrypt({ table: 'dns_zones', column: 'name', rowId: id }, name),
+        name_enc: this.#storage.fields.encrypt(
+          { table: 'dns_zones', column: 'name', rowId: id },
+          name,
+        ),
         name_index: this.apexIndex(name),
         created_at: at,
       })
@@ -146,12 +149,22 @@ export class ZoneStore {
     const at = now.toISOString();
     await this.#storage.db
       .insertInto('dns_records')
-      .values({ id, zone_id: zoneId, ...this.#recordColumns(id, zoneId, record), created_at: at, updated_at: at })
+      .values({
+        id,
+        zone_id: zoneId,
+        ...this.#recordColumns(id, zoneId, record),
+        created_at: at,
+        updated_at: at,
+      })
       .execute();
     return { id, zoneId, ...record, createdAt: at, updatedAt: at };
   }
 
-  async replaceRecord(existing: StoredRecord, record: ZoneRecord, now: Date): Promise<StoredRecord> {
+  async replaceRecord(
+    existing: StoredRecord,
+    record: ZoneRecord,
+    now: Date,
+  ): Promise<StoredRecord> {
     const at = now.toISOString();
     await this.#storage.db
       .updateTable('dns_records')

@@ -4,6 +4,7 @@ import type { Server } from 'node:https';
 import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import websocket from '@fastify/websocket';
+import type { Registry } from 'prom-client';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from 'fastify';
 import type { IdentityContext } from '../identity/context.ts';
 import { registerSysRoutes } from '../keys/routes.ts';
@@ -20,6 +21,8 @@ export interface AppOptions {
   seal: SealService;
   logger: FastifyBaseLogger;
   metricsEnabled: boolean;
+  /** The registry /metrics shows; other parts (the DNS resolver) register on it too. */
+  metricsRegistry?: Registry;
   /** The server's version, shown in the OpenAPI document. */
   version: string;
   allowRemoteInit: boolean;
@@ -76,7 +79,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     trustProxy: false,
     return503OnClosing: true,
   });
-  const metrics = createMetrics(() => opts.seal.state);
+  const metrics = createMetrics(() => opts.seal.state, opts.metricsRegistry);
 
   const table: RegisteredRoute[] = [];
   routeTables.set(app, table);

@@ -2,8 +2,7 @@ import type { SealState } from '@bulwark/protocol';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /** One registry per server instance (no module singleton: tests run several servers). */
-export function createMetrics(sealState: () => SealState) {
-  const registry = new Registry();
+export function createMetrics(sealState: () => SealState, registry: Registry = new Registry()) {
   collectDefaultMetrics({ register: registry, prefix: 'bulwark_' });
   const requests = new Counter({
     name: 'bulwark_http_requests_total',

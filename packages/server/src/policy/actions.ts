@@ -522,6 +522,30 @@ export const actions = {
     allow: projectReader,
     summary: 'Establish the group, claim key packages, commit, post messages and attachments.',
   }),
+  // --- the DNS firewall (docs/dns.md) -------------------------------------------
+  // An org's admins run its resolver settings. The configuration names the
+  // org's networks and devices, and the query log says what people looked
+  // up, so members see neither. Changes need step-up: a record or an allow
+  // rule redirects or unblocks names for every device of the org.
+  'dns.read': a({
+    authn: 'user',
+    resource: 'org',
+    allow: orgAdmin,
+    summary: "An org's DNS zones and records, client groups (with their policies) and clients.",
+  }),
+  'dns.manage': a({
+    authn: 'user',
+    resource: 'org',
+    allow: orgAdmin,
+    stepUp: true,
+    summary: 'Change DNS zones and records, client groups; register and revoke DNS clients.',
+  }),
+  'dns.log.read': a({
+    authn: 'user',
+    resource: 'org',
+    allow: orgAdmin,
+    summary: "An org's DNS query log and resolver statistics.",
+  }),
   'realtime.connect': self(
     'Open the WebSocket for live updates; each subscription is authorized like a read of its project.',
   ),

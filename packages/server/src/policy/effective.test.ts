@@ -133,7 +133,10 @@ describe('effectivePolicy: field by field', () => {
     }
     const base = org({ dnsQueryLogRetentionDays: 30 });
     assert.equal(effectivePolicy(base, null).dnsQueryLogRetentionDays, 30);
-    assert.equal(effectivePolicy(base, { dnsQueryLogRetentionDays: 3 }).dnsQueryLogRetentionDays, 3);
+    assert.equal(
+      effectivePolicy(base, { dnsQueryLogRetentionDays: 3 }).dnsQueryLogRetentionDays,
+      3,
+    );
     assert.equal(
       effectivePolicy(base, { dnsQueryLogRetentionDays: 90 }).dnsQueryLogRetentionDays,
       30,
@@ -660,9 +663,7 @@ describe('loosenings', () => {
       'a more detailed DNS query log',
       org(),
       { dnsQueryLog: 'full' },
-      [
-        'dnsQueryLog: "full" keeps more than the org\'s "anonymised" (a project may only log less)',
-      ],
+      ['dnsQueryLog: "full" keeps more than the org\'s "anonymised" (a project may only log less)'],
     ],
     [
       'any DNS query log where the org keeps none',

@@ -339,7 +339,8 @@ describe('orgPolicySchema: DNS firewall settings', () => {
   it('accepts every category and an empty list (block none)', () => {
     const all = ['malware', 'phishing', 'trackers', 'ads', 'custom'] as const;
     assert.deepEqual(
-      orgPolicySchema.parse({ ...defaultOrgPolicy, dnsBlockCategories: [...all] }).dnsBlockCategories,
+      orgPolicySchema.parse({ ...defaultOrgPolicy, dnsBlockCategories: [...all] })
+        .dnsBlockCategories,
       all,
     );
     assert.deepEqual(
@@ -357,8 +358,14 @@ describe('orgPolicySchema: DNS firewall settings', () => {
       { dnsBlockCategories: ['ads', 'ads'] },
       'dnsBlockCategories[1]: "ads" is listed more than once',
     ],
-    [{ dnsBlockCategories: 'ads' }, 'dnsBlockCategories: expected a list of DNS categories, got "ads"'],
-    [{ dnsQueryLog: 'verbose' }, 'dnsQueryLog: expected "off", "anonymised" or "full", got "verbose"'],
+    [
+      { dnsBlockCategories: 'ads' },
+      'dnsBlockCategories: expected a list of DNS categories, got "ads"',
+    ],
+    [
+      { dnsQueryLog: 'verbose' },
+      'dnsQueryLog: expected "off", "anonymised" or "full", got "verbose"',
+    ],
     [
       { dnsQueryLogRetentionDays: 0 },
       'dnsQueryLogRetentionDays: expected a whole number of days from 1 to 365, got 0',

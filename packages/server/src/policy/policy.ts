@@ -416,7 +416,7 @@ const orgShape = {
   // Defaults: policies stored before these settings existed read as the defaults.
   e2eeCiphersuite: e2eeCiphersuite.default('classic'),
   attachmentMaxMB: attachmentMaxMB.default(25),
-  dnsBlockCategories: dnsBlockCategories.default(() => ['malware', 'phishing']),
+  dnsBlockCategories: dnsBlockCategories.default((): DnsCategory[] => ['malware', 'phishing']),
   dnsQueryLog: dnsQueryLog.default('anonymised'),
   dnsQueryLogRetentionDays: dnsQueryLogRetentionDays.default(7),
 };

@@ -38,11 +38,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('updated_at', 'text', (c) => c.notNull())
     .execute();
   await db.schema.createIndex('dns_records_zone').on('dns_records').column('zone_id').execute();
-  await db.schema
-    .createIndex('dns_records_name')
-    .on('dns_records')
-    .column('name_index')
-    .execute();
+  await db.schema.createIndex('dns_records_name').on('dns_records').column('name_index').execute();
 
   await db.schema
     .createTable('dns_client_groups')
