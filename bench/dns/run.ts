@@ -567,6 +567,7 @@ async function measure(
       serverCpu: result.serverCpu === null ? null : r3(result.serverCpu),
       serverCoreBusy: result.serverCoreBusy === null ? null : r3(result.serverCoreBusy),
       dnsperfCpu: result.dnsperfCpu === null ? null : r3(result.dnsperfCpu),
+      clientCoreBusy: result.clientCoreBusy === null ? null : r3(result.clientCoreBusy),
       upstreamQueries: scenario.upstreamQueries,
     });
   }

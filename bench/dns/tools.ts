@@ -61,6 +61,8 @@ export interface DnsperfResult {
   dnsperfCpu: number | null;
   /** Busy share of the server's core during the run (anything above serverCpu is someone else). */
   serverCoreBusy: number | null;
+  /** Busy share of dnsperf's core (anything above dnsperfCpu is someone else). */
+  clientCoreBusy: number | null;
 }
 
 export interface DnsperfOptions {
@@ -96,27 +98,29 @@ export async function dnsperf(opts: DnsperfOptions): Promise<DnsperfResult> {
     child.once('close', (code) => resolve(code ?? -1));
   });
   const pid = child.pid ?? 0;
-  let window: { server: number | null; client: number | null; core: number | null } = {
-    server: null,
-    client: null,
-    core: null,
-  };
+  let window: {
+    server: number | null;
+    client: number | null;
+    core: number | null;
+    clientCore: number | null;
+  } = { server: null, client: null, core: null, clientCore: null };
   if (opts.maxRuns === undefined && opts.seconds >= 3) {
     // Sample from 1 s in to 1 s before the end: the steady part of the run.
     await sleep(1000);
     const s0 = cpuSeconds(opts.serverPid);
     const c0 = cpuSeconds(pid);
-    const k0 = coreTimes()[opts.serverCore];
+    const k0 = coreTimes();
     const t0 = performance.now();
     await sleep((opts.seconds - 2) * 1000);
     const s1 = cpuSeconds(opts.serverPid);
     const c1 = cpuSeconds(pid);
-    const k1 = coreTimes()[opts.serverCore];
+    const k1 = coreTimes();
     const dt = (performance.now() - t0) / 1000;
     window = {
       server: s0 !== null && s1 !== null ? (s1 - s0) / dt : null,
       client: c0 !== null && c1 !== null ? (c1 - c0) / dt : null,
-      core: k0 && k1 ? (k1.busy - k0.busy) / (k1.total - k0.total) : null,
+      core: busyShare(k0[opts.serverCore], k1[opts.serverCore]),
+      clientCore: busyShare(k0[opts.core], k1[opts.core]),
     };
   }
   const code = await exited;
@@ -130,13 +134,21 @@ export async function dnsperf(opts: DnsperfOptions): Promise<DnsperfResult> {
     serverCpu: window.server,
     dnsperfCpu: window.client,
     serverCoreBusy: window.core,
+    clientCoreBusy: window.clientCore,
   };
+}
+
+function busyShare(
+  a: { busy: number; total: number } | undefined,
+  b: { busy: number; total: number } | undefined,
+): number | null {
+  return a && b && b.total > a.total ? (b.busy - a.busy) / (b.total - a.total) : null;
 }
 
 /** dnsperf 2.x's "Statistics:" block (and, with -v, its per-query lines). */
 export function parseDnsperf(
   text: string,
-): Omit<DnsperfResult, 'serverCpu' | 'dnsperfCpu' | 'serverCoreBusy'> {
+): Omit<DnsperfResult, 'serverCpu' | 'dnsperfCpu' | 'serverCoreBusy' | 'clientCoreBusy'> {
   const num = (re: RegExp) => {
     const m = re.exec(text);
     if (!m) throw new Error(`dnsperf output lacks ${re}:\n${text.slice(-2000)}`);
@@ -147,7 +159,7 @@ export function parseDnsperf(
   for (const m of codes.matchAll(/([A-Z]+) (\d+) \(/g)) rcodes[m[1] as string] = Number(m[2]);
   const mean = /Average Latency \(s\):\s+([\d.]+) \(min ([\d.]+), max ([\d.]+)\)/.exec(text);
   if (!mean) throw new Error(`dnsperf output lacks latency:\n${text.slice(-2000)}`);
-  const result: Omit<DnsperfResult, 'serverCpu' | 'dnsperfCpu' | 'serverCoreBusy'> = {
+  const result: Omit<DnsperfResult, 'serverCpu' | 'dnsperfCpu' | 'serverCoreBusy' | 'clientCoreBusy'> = {
     sent: num(/Queries sent:\s+(\d+)/),
     completed: num(/Queries completed:\s+(\d+)/),
     lost: num(/Queries lost:\s+(\d+)/),
@@ -244,7 +256,8 @@ export interface UnboundConfigOptions {
  * against the bench CA, name `localhost` as in its certificate), no DNSSEC
  * validation (we do none), caches large enough for every answer, block
  * lists as `local-zone: "<name>." always_nxdomain` (the name and all below
- * it, as our `domains` lists block).
+ * it, as our `domains` lists block). The upstream is on loopback, which
+ * Unbound refuses to query unless told (`do-not-query-localhost: no`).
  */
 export function unboundConfig(o: UnboundConfigOptions): string {
   const lines = [
@@ -262,6 +275,7 @@ export function unboundConfig(o: UnboundConfigOptions): string {
     '  do-ip6: no',
     '  do-tcp: yes',
     '  access-control: 127.0.0.0/8 allow',
+    '  do-not-query-localhost: no',
     '  module-config: "iterator"',
     `  tls-cert-bundle: "${o.caFile}"`,
     '  msg-cache-size: 64m',

@@ -5,9 +5,10 @@
  * from the resolver, the snapshot listener, the public origin) replaced by
  * test doubles the test can read.
  */
+
+import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import type { FirewallPolicy } from '@bulwark/dns';
 import pino from 'pino';

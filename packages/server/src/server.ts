@@ -12,6 +12,7 @@ import {
 import { join } from 'node:path';
 import { Ed25519NoteSigner } from '@bulwark/ledger';
 import type { FastifyBaseLogger } from 'fastify';
+import { Registry } from 'prom-client';
 import packageJson from '../package.json' with { type: 'json' };
 import { AuditLedger } from './audit/ledger/ledger.ts';
 import { sweepRetention } from './audit/retention.ts';
@@ -23,6 +24,10 @@ import {
 } from './audit/siem/forwarder.ts';
 import type { BulwarkConfig } from './config/index.ts';
 import { OrgStore } from './directory/orgs.ts';
+import { registerDohRoutes } from './dns/doh-route.ts';
+import { registerDnsRoutes } from './dns/routes.ts';
+import { type DnsRuntime, startDnsRuntime } from './dns/runtime.ts';
+import { DnsDirectoryService } from './dns/service.ts';
 import { ProjectStore } from './directory/projects.ts';
 import { registerGroupRoutes } from './directory/routes/group-routes.ts';
 import { registerLinkRoutes } from './directory/routes/link-routes.ts';
@@ -340,6 +345,7 @@ export async function startServer(
       await currentLedger().record(systemEvent('sys.unseal'));
       await ensureDefaultOrg(storage);
       await renewLeafIfNeeded(root);
+      await dnsRuntime?.unsealed();
     },
     async close() {
       try {
@@ -352,6 +358,7 @@ export async function startServer(
       await stopSiem();
       hub.closeAll('sealed');
       await deviceHub.closeAll();
+      dnsRuntime?.sealed();
       closeIdentity();
       const s = storage;
       storage = null;
@@ -398,6 +405,7 @@ export async function startServer(
         minVersion: 'TLSv1.3',
         maxVersion: 'TLSv1.3',
       });
+      dnsRuntime?.server.setTls({ key: leaf.keyPem, cert });
       tls.material = {
         ...material,
         cert,
@@ -487,6 +495,19 @@ export async function startServer(
     },
     logger: opts.logger,
   });
+  // --- DNS firewall (docs/dns.md) ---------------------------------------------
+  let dnsRuntime: DnsRuntime | null = null;
+  const dnsDirectory = new DnsDirectoryService({
+    identity: currentIdentity,
+    ledger: currentLedger,
+    publicOrigin: () => relyingParty.origins[0] ?? `https://${relyingParty.id}`,
+    onChange: async () => {
+      await dnsRuntime?.changed();
+    },
+    allowedRanges: () => (config.dns.enabled ? config.dns.allowedClientRanges : null),
+  });
+  const metricsRegistry = new Registry();
+  // ---------------------------------------------------------------------------
   const directoryDeps = {
     identity: currentIdentity,
     ledger: currentLedger,
@@ -504,6 +525,7 @@ export async function startServer(
     seal,
     logger: opts.logger,
     metricsEnabled: config.metrics.enabled,
+    metricsRegistry,
     version,
     allowRemoteInit: config.init.allowRemote,
     identity: currentIdentity,
@@ -541,6 +563,11 @@ export async function startServer(
         deviceHub,
         () => relyingParty.origins,
       ),
+      registerDnsRoutes({
+        dns: dnsDirectory,
+        stats: (orgId) => dnsRuntime?.server.stats(orgId) ?? null,
+      }),
+      registerDohRoutes(() => dnsRuntime?.server ?? null),
       (a) =>
         registerOidcRoutes(a, {
           identity: currentIdentity,
@@ -556,6 +583,7 @@ export async function startServer(
       await currentLedger().record(systemEvent('sys.init'));
       await ensureDefaultOrg(currentIdentity().storage);
       await currentLedger().signHead();
+      await dnsRuntime?.unsealed();
       return {
         ...(await issueSetupLink(currentIdentity(), currentLedger(), {
           kind: 'operator',
@@ -586,6 +614,41 @@ export async function startServer(
       );
     }
     throw err;
+  }
+  if (config.dns.enabled) {
+    try {
+      dnsRuntime = await startDnsRuntime({
+        config: config.dns,
+        tls: { key: tls.material.key, cert: tls.material.cert },
+        registry: metricsRegistry,
+        logger: opts.logger,
+        bus,
+        subject: () => {
+          const installation = seal.status().installationId;
+          return installation === null ? null : `bulwark.${installation}.dns.changed`;
+        },
+        directory: dnsDirectory,
+        isUnsealed: () => storage !== null,
+      });
+    } catch (err) {
+      await app.close().catch(() => {});
+      await hub.close();
+      await bus.close();
+      const e = err as NodeJS.ErrnoException;
+      const where = `${config.dns.host} (udpPort ${config.dns.udpPort}, tcpPort ${config.dns.tcpPort}, dotPort ${config.dns.dotPort})`;
+      if (e.code === 'EADDRINUSE') {
+        throw new StartupError(
+          `A DNS port on ${where} is already in use (another resolver?). Change dns.udpPort/tcpPort/dotPort, or set one to null to turn that listener off.`,
+        );
+      }
+      if (e.code === 'EACCES') {
+        throw new StartupError(
+          `Not allowed to listen for DNS on ${where}: ports below 1024 need privileges (CAP_NET_BIND_SERVICE).`,
+        );
+      }
+      throw new StartupError(`The DNS resolver could not start: ${e.message}`);
+    }
+    if (storage !== null) await dnsRuntime.unsealed();
   }
   // Signed tree heads on a schedule (and on demand, and at seal).
   const headTimer = setInterval(() => {
@@ -657,6 +720,7 @@ export async function startServer(
       // Sockets first: they are not HTTP requests the app would wait for.
       await hub.close();
       await deviceHub.close();
+      await dnsRuntime?.close();
       await app.close();
       if (seal.state === 'unsealed') await seal.seal();
       await bus.close();

@@ -1,3 +1,4 @@
+import { LruMap } from '../cache/lru.ts';
 import { inNetwork, ipv4ToNumber, maskBytes, parseAddress, parseCidr } from './address.ts';
 
 /**
@@ -47,8 +48,6 @@ interface Bucket {
   at: number;
   /** Queries refused since the bucket was created; drives the slip rhythm. */
   refused: number;
-  /** Checked since it last reached the front of the eviction queue (see #forgetOne). */
-  seen: boolean;
 }
 
 export class ClientRateLimiter {
@@ -56,12 +55,14 @@ export class ClientRateLimiter {
   readonly #burst: number;
   readonly #ipv4Mask: number;
   readonly #ipv6Prefix: number;
+  /** Bytes of an IPv6 address that the prefix covers: the rest are zero and need not be keyed. */
+  readonly #ipv6KeyBytes: number;
   readonly #maxTracked: number;
   readonly #slip: number;
   readonly #now: () => number;
   readonly #enabled: boolean;
   /** IPv4 networks are keyed by number, IPv6 ones by hex string. */
-  readonly #buckets = new Map<number | string, Bucket>();
+  readonly #buckets = new LruMap<number | string, Bucket>();
   #exempt4: { network: number; mask: number }[] = [];
   #exempt6: { bytes: Uint8Array; prefix: number }[] = [];
 
@@ -73,6 +74,7 @@ export class ClientRateLimiter {
     this.#burst = Math.max(1, opts.burst ?? 2 * rate);
     this.#ipv4Mask = maskOf(clampPrefix(opts.ipv4Prefix ?? 32, 32));
     this.#ipv6Prefix = clampPrefix(opts.ipv6Prefix ?? 56, 128);
+    this.#ipv6KeyBytes = Math.ceil(this.#ipv6Prefix / 8);
     this.#maxTracked = Math.max(1, opts.maxTracked ?? 100_000);
     this.#slip = Math.max(0, Math.floor(opts.slip ?? 2));
     this.#now = now;
@@ -93,13 +95,14 @@ export class ClientRateLimiter {
     const now = this.#now();
     let bucket = this.#buckets.get(key);
     if (bucket === undefined) {
-      if (this.#buckets.size >= this.#maxTracked) this.#forgetOne();
-      bucket = { tokens: this.#burst, at: now, refused: 0, seen: false };
+      // Forgetting the least recently seen network costs little: an idle
+      // bucket has refilled anyway, and an active abuser is never the oldest.
+      if (this.#buckets.size >= this.#maxTracked) this.#buckets.shift();
+      bucket = { tokens: this.#burst, at: now, refused: 0 };
       this.#buckets.set(key, bucket);
     } else {
       bucket.tokens = Math.min(this.#burst, bucket.tokens + (now - bucket.at) * this.#ratePerMs);
       bucket.at = now;
-      bucket.seen = true;
     }
 
     if (bucket.tokens >= 1) {
@@ -154,29 +157,14 @@ export class ClientRateLimiter {
     }
     const v6 = bytes as Uint8Array;
     for (const network of this.#exempt6) if (inNetwork(v6, network)) return null;
-    return Buffer.from(maskBytes(v6, this.#ipv6Prefix).buffer, 0, 16).toString('hex');
-  }
-
-  /**
-   * Forgets (about) the least recently seen network, by the CLOCK (second
-   * chance) approximation of LRU: the Map iterates in insertion order, and a
-   * bucket at the front that was checked since it got there moves to the
-   * back instead of going. Per query that is a flag write, not a Map delete
-   * and re-insert. Forgetting costs little: an idle bucket has refilled
-   * anyway, and an active abuser is always seen again before its turn.
-   */
-  #forgetOne(): void {
-    for (;;) {
-      const oldest = this.#buckets.entries().next();
-      if (oldest.done === true) return;
-      const [key, bucket] = oldest.value;
-      this.#buckets.delete(key);
-      if (!bucket.seen) return;
-      bucket.seen = false;
-      this.#buckets.set(key, bucket);
-    }
+    const masked = maskBytes(v6, this.#ipv6Prefix);
+    let key = '';
+    for (let i = 0; i < this.#ipv6KeyBytes; i++) key += hexByte[masked[i] as number];
+    return key;
   }
 }
+
+const hexByte = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
 function bytesToNumber(bytes: Uint8Array): number {
   return (
