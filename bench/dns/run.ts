@@ -66,6 +66,7 @@ const { values: flags } = parseArgs({
     names: { type: 'string', default: '1000000' },
     rate: { type: 'string', default: '10000' },
     'latency-seconds': { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '3' },
     hosts: { type: 'string', default: '1000' },
     blocked: { type: 'string', default: '1000' },
     'cpu-prof': { type: 'string' },
@@ -76,18 +77,18 @@ const seconds = Number(flags.seconds);
 const bigNames = Number(flags.names);
 const rate = Number(flags.rate);
 const latencySeconds = Number(flags['latency-seconds']);
+const rounds = Number(flags.rounds);
 const hostCount = Number(flags.hosts);
 const blockedCount = Number(flags.blocked);
 const cpuProfDir = flags['cpu-prof'] ? resolve(flags['cpu-prof']) : null;
 const SERVER_CORE = 0;
 const CLIENT_CORE = 1;
 
-type Kind = 'ours' | 'unbound';
+type Kind = 'ours' | 'unbound' | 'echo';
 type Config = 'base' | 'big';
 
 const emit = (o: Record<string, unknown>) => console.log(JSON.stringify(o));
 const mib = (bytes: number) => Number((bytes / 2 ** 20).toFixed(1));
-const r1 = (x: number) => Number(x.toFixed(1));
 const r3 = (x: number) => Number(x.toFixed(3));
 
 function machine() {
@@ -317,6 +318,29 @@ async function startUnbound(
   };
 }
 
+/** The floor: a Node UDP server doing no DNS work (echo.ts). */
+async function startEcho(port: number): Promise<Running> {
+  const echoFile = new URL('./echo.ts', import.meta.url).pathname;
+  const t0 = performance.now();
+  const child = track(
+    spawn('taskset', ['-c', String(SERVER_CORE), process.execPath, echoFile, String(port)], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+    }),
+  );
+  const alive = () => child.exitCode === null && child.signalCode === null;
+  const firstAnswerMs = await firstAnswer(port, 'echo.bench.example', 'NOERROR', t0, 30_000, alive);
+  const pid = child.pid ?? 0;
+  return {
+    kind: 'echo',
+    pid,
+    port,
+    firstAnswerMs,
+    alive,
+    memory: async () => residentMemory(pid),
+    stop: () => stopChild(child),
+  };
+}
+
 /** A free UDP and TCP port on loopback (Unbound needs both on one number). */
 async function freePort(): Promise<number> {
   const { createServer } = await import('node:net');
@@ -341,7 +365,9 @@ async function freePort(): Promise<number> {
 
 // --- the run -----------------------------------------------------------------
 
-interface ScenarioResult extends DnsperfResult {
+interface Round extends DnsperfResult {
+  round: number;
+  /** Queries the authority saw meanwhile: 0 means every answer came from the cache or a list. */
   upstreamQueries: number;
 }
 
@@ -354,13 +380,20 @@ interface ConfigResult {
   memoryAtStart: { rss: number; peak: number; node?: ServeMemory };
   memoryAfter: { rss: number; peak: number; node?: ServeMemory };
   prime: { completed: number; noerror: number; upstreamQueries: number; seconds: number };
-  scenarios: Record<string, ScenarioResult>;
+  scenarios: Record<string, Round[]>;
   refresh?: { ms: number; rules: number; peakRss: number };
+}
+
+interface Step {
+  name: 'cached' | 'blocked' | 'cached@rate' | 'blocked@rate';
+  file: string;
+  rate?: number;
+  expect: string;
 }
 
 async function main(): Promise<void> {
   const info = machine();
-  emit({ measure: 'machine', ...info, seconds, names: bigNames, rate, latencySeconds });
+  emit({ measure: 'machine', ...info, seconds, names: bigNames, rate, latencySeconds, rounds });
   const tmp = mkdtempSync(join(tmpdir(), 'bulwark-dns-bench-'));
   let authority: TestAuthority | null = null;
   const running = new Set<Running>();
@@ -378,7 +411,7 @@ async function main(): Promise<void> {
         name,
         type: 'A',
         ttl: 86_400,
-        data: `198.18.${(i >> 8) & 255}.${i & 255}`,
+        data: hostAddress(i),
       })),
     });
     const dotPort = Number(new URL(authority.dotUrl.replace('tls:', 'https:')).port);
@@ -388,79 +421,192 @@ async function main(): Promise<void> {
     const file = (name: string, text: string) => {
       const path = join(tmp, name);
       writeFileSync(path, text);
-      return path;
+      return { path, bytes: Buffer.byteLength(text) };
     };
     const localZones = (names: string[]) =>
       names.map((n) => `local-zone: "${n}." always_nxdomain\n`).join('');
-    const smallNames = Array.from({ length: blockedCount }, (_, i) => `blocked${i}.bench-ads.example`);
+    const smallNames = Array.from(
+      { length: blockedCount },
+      (_, i) => `blocked${i}.bench-ads.example`,
+    );
     const big = bigListNames(bigNames);
-    const step = Math.max(1, Math.floor(big.length / 1000));
-    const bigSample = big.filter((_, i) => i % step === step >> 1).slice(0, 1000);
-    const files = {
-      cachedQueries: file('q-cached.txt', hosts.map((h) => `${h} A\n`).join('')),
-      smallQueries: file('q-blocked.txt', smallNames.map((n) => `${n} A\n`).join('')),
-      bigQueries: file('q-blocked-big.txt', bigSample.map((n) => `${n} A\n`).join('')),
-      smallList: file('small.domains', `# ${blockedCount} names\n${smallNames.join('\n')}\n`),
-      bigList: file('big.domains', `# ${bigNames} names\n${big.join('\n')}\n`),
-      smallZones: file('small.conf', localZones(smallNames)),
-      bigZones: file('big.conf', localZones(big)),
-    };
+    const stride = Math.max(1, Math.floor(big.length / 1000));
+    const bigSample = big.filter((_, i) => i % stride === stride >> 1).slice(0, 1000);
+    const cachedQueries = file('q-cached.txt', hosts.map((h) => `${h} A\n`).join(''));
+    const smallQueries = file('q-blocked.txt', smallNames.map((n) => `${n} A\n`).join(''));
+    const bigQueries = file('q-blocked-big.txt', bigSample.map((n) => `${n} A\n`).join(''));
+    const smallList = file('small.domains', `# ${blockedCount} names\n${smallNames.join('\n')}\n`);
+    const bigList = file('big.domains', `# ${bigNames} names\n${big.join('\n')}\n`);
+    const smallZones = file('small.conf', localZones(smallNames));
+    const bigZones = file('big.conf', localZones(big));
     emit({
       measure: 'files',
       ms: Math.round(performance.now() - t0),
-      bigListMiB: mib(Buffer.byteLength(readFileSync(files.bigList))),
-      bigZonesMiB: mib(Buffer.byteLength(readFileSync(files.bigZones))),
+      bigListMiB: mib(bigList.bytes),
+      bigZonesMiB: mib(bigZones.bytes),
+      sample: big.slice(0, 3),
     });
 
-    const lists: Record<Config, ListSource[]> = {
-      base: [
-        { id: 'bench-small', source: files.smallList, format: 'domains', category: 'ads', refreshMinutes: 1440 },
-      ],
-      big: [
-        { id: 'bench-small', source: files.smallList, format: 'domains', category: 'ads', refreshMinutes: 1440 },
-        { id: 'bench-big', source: files.bigList, format: 'domains', category: 'trackers', refreshMinutes: 1440 },
-      ],
+    const small: ListSource = {
+      id: 'bench-small',
+      source: smallList.path,
+      format: 'domains',
+      category: 'ads',
+      refreshMinutes: 1440,
     };
-    const zones: Record<Config, string[]> = {
-      base: [files.smallZones],
-      big: [files.smallZones, files.bigZones],
+    const setups: Record<Config, { lists: ListSource[]; zones: string[]; probe: string; blocked: string }> = {
+      base: {
+        lists: [small],
+        zones: [smallZones.path],
+        probe: smallNames[0] as string,
+        blocked: smallQueries.path,
+      },
+      big: {
+        lists: [
+          small,
+          {
+            id: 'bench-big',
+            source: bigList.path,
+            format: 'domains',
+            category: 'trackers',
+            refreshMinutes: 1440,
+          },
+        ],
+        zones: [smallZones.path, bigZones.path],
+        // The last name of the big list: answered only once all of it is in.
+        probe: big.at(-1) as string,
+        blocked: bigQueries.path,
+      },
     };
     const results: ConfigResult[] = [];
 
     for (const config of ['base', 'big'] as const) {
-      for (const kind of ['ours', 'unbound'] as const) {
-        const probe = config === 'big' ? (bigSample[0] as string) : (smallNames[0] as string);
-        const unboundPort = kind === 'unbound' ? await freePort() : 0;
-        const server =
-          kind === 'ours'
-            ? await startOurs(
-                tmp,
-                config,
-                {
-                  host: '127.0.0.1',
-                  upstream: { url: authority.dotUrl, caFile: pki.caFile, serverName: '127.0.0.1' },
-                  lists: lists[config],
-                  cacheEntries: 100_000,
-                },
-                probe,
-              )
-            : await startUnbound(
-                tmp,
-                config,
-                unboundConfig({
-                  dir: tmp,
-                  port: unboundPort,
-                  upstreamDotPort: dotPort,
-                  caFile: pki.caFile,
-                  includes: zones[config],
-                }),
-                unboundPort,
-                probe,
-              );
-        running.add(server);
-        try {
-          results.push(await measure(server, config, authority, files, hosts));
-        } finally {
+      const setup = setups[config];
+      const servers: Running[] = [];
+      try {
+        // One at a time, so neither start competes with the other for core 0.
+        const ours = await startOurs(
+          tmp,
+          config,
+          {
+            host: '127.0.0.1',
+            upstream: { url: authority.dotUrl, caFile: pki.caFile, serverName: '127.0.0.1' },
+            lists: setup.lists,
+            cacheEntries: 100_000,
+          },
+          setup.probe,
+        );
+        servers.push(ours);
+        running.add(ours);
+        const unboundPort = await freePort();
+        const unbound = await startUnbound(
+          tmp,
+          config,
+          unboundConfig({
+            dir: tmp,
+            port: unboundPort,
+            upstreamDotPort: dotPort,
+            caFile: pki.caFile,
+            includes: setup.zones,
+          }),
+          unboundPort,
+          setup.probe,
+        );
+        servers.push(unbound);
+        running.add(unbound);
+        if (config === 'base') {
+          const echo = await startEcho(await freePort());
+          servers.push(echo);
+          running.add(echo);
+        }
+
+        const partial = new Map<Running, ConfigResult>();
+        for (const server of servers) {
+          const memoryAtStart = await server.memory();
+          emit({
+            measure: 'start',
+            kind: server.kind,
+            config,
+            firstAnswerMs: Math.round(server.firstAnswerMs),
+            ...(server.ready
+              ? { startDnsServerMs: Math.round(server.ready.startMs), lists: server.ready.listsLoaded }
+              : {}),
+            rssMiB: mib(memoryAtStart.rss),
+            peakMiB: mib(memoryAtStart.peak),
+            ...(memoryAtStart.node ? { heapMiB: mib(memoryAtStart.node.heapUsed) } : {}),
+          });
+          const prime =
+            server.kind === 'echo'
+              ? { completed: 0, noerror: 0, upstreamQueries: 0, seconds: 0 }
+              : await primeCache(server, config, authority, cachedQueries.path, hosts);
+          partial.set(server, {
+            kind: server.kind,
+            config,
+            firstAnswerMs: server.firstAnswerMs,
+            ...(server.ready
+              ? { startDnsServerMs: server.ready.startMs, listsLoaded: server.ready.listsLoaded }
+              : {}),
+            memoryAtStart,
+            memoryAfter: memoryAtStart,
+            prime,
+            scenarios: {},
+          });
+        }
+
+        const plan: Step[] = [
+          { name: 'cached', file: cachedQueries.path, expect: 'NOERROR' },
+          { name: 'blocked', file: setup.blocked, expect: 'NXDOMAIN' },
+          { name: 'cached@rate', file: cachedQueries.path, rate, expect: 'NOERROR' },
+          { name: 'blocked@rate', file: setup.blocked, rate, expect: 'NXDOMAIN' },
+        ];
+        for (let round = 1; round <= rounds; round++) {
+          for (const step of plan) {
+            // Alternate who goes first, so a drift in the machine's load hits both alike.
+            const order = round % 2 === 1 ? servers : [...servers].reverse();
+            for (const server of order) {
+              // The echo floor answers no names: only the cached runs' shape applies to it.
+              if (server.kind === 'echo' && !step.name.startsWith('cached')) continue;
+              const result = partial.get(server) as ConfigResult;
+              const r = await runStep(server, config, authority, step, round);
+              result.scenarios[step.name] = [...(result.scenarios[step.name] ?? []), r];
+            }
+          }
+        }
+
+        for (const server of servers) {
+          const result = partial.get(server) as ConfigResult;
+          result.memoryAfter = await server.memory();
+          emit({
+            measure: 'memory',
+            kind: server.kind,
+            config,
+            rssMiB: mib(result.memoryAfter.rss),
+            peakMiB: mib(result.memoryAfter.peak),
+            ...(result.memoryAfter.node
+              ? {
+                  heapMiB: mib(result.memoryAfter.node.heapUsed),
+                  heapTotalMiB: mib(result.memoryAfter.node.heapTotal),
+                  externalMiB: mib(result.memoryAfter.node.external),
+                }
+              : {}),
+          });
+          if (server.refresh && config === 'big') {
+            const refreshed = await server.refresh('bench-big');
+            const peak = residentMemory(server.pid).peak;
+            result.refresh = { ms: refreshed.ms, rules: refreshed.rules, peakRss: peak };
+            emit({
+              measure: 'refresh',
+              kind: server.kind,
+              config,
+              ms: Math.round(refreshed.ms),
+              rules: refreshed.rules,
+              peakMiB: mib(peak),
+            });
+          }
+          results.push(result);
+        }
+      } finally {
+        for (const server of servers) {
           await server.stop();
           running.delete(server);
         }
@@ -476,31 +622,23 @@ async function main(): Promise<void> {
   }
 }
 
-async function measure(
+function hostAddress(i: number): string {
+  return `198.18.${(i >> 8) & 255}.${i & 255}`;
+}
+
+/** Every host once (dnsperf -n 1), every answer checked: the cache is then warm. */
+async function primeCache(
   server: Running,
   config: Config,
   authority: TestAuthority,
-  files: { cachedQueries: string; smallQueries: string; bigQueries: string },
+  queryFile: string,
   hosts: string[],
-): Promise<ConfigResult> {
-  const tag = { kind: server.kind, config };
-  const memoryAtStart = await server.memory();
-  emit({
-    measure: 'start',
-    ...tag,
-    firstAnswerMs: Math.round(server.firstAnswerMs),
-    ...(server.ready ? { startDnsServerMs: Math.round(server.ready.startMs), lists: server.ready.listsLoaded } : {}),
-    rssMiB: mib(memoryAtStart.rss),
-    peakMiB: mib(memoryAtStart.peak),
-    ...(memoryAtStart.node ? { heapMiB: mib(memoryAtStart.node.heapUsed) } : {}),
-  });
-
-  // Prime the cache: every host once, every answer checked.
+): Promise<ConfigResult['prime']> {
   const before = authority.queries.length;
-  const tp = performance.now();
+  const t0 = performance.now();
   const prime = await dnsperf({
     port: server.port,
-    queryFile: files.cachedQueries,
+    queryFile,
     seconds: 60,
     maxRuns: 1,
     outstanding: 20,
@@ -512,93 +650,116 @@ async function measure(
     completed: prime.completed,
     noerror: prime.rcodes.NOERROR ?? 0,
     upstreamQueries: authority.queries.length - before,
-    seconds: r3((performance.now() - tp) / 1000),
+    seconds: r3((performance.now() - t0) / 1000),
   };
   if (primed.noerror !== hosts.length) {
-    throw new Error(`${server.kind}: priming answered ${JSON.stringify(prime.rcodes)} of ${hosts.length}`);
+    throw new Error(
+      `${server.kind}: priming answered ${JSON.stringify(prime.rcodes)} of ${hosts.length}`,
+    );
   }
-  const check = await query(server.port, hosts[hosts.length - 1] as string);
-  const expected = `198.18.${((hosts.length - 1) >> 8) & 255}.${(hosts.length - 1) & 255}`;
-  if (check?.rcode !== 'NOERROR' || check.answers[0] !== expected) {
-    throw new Error(`${server.kind}: ${hosts.at(-1)} answered ${JSON.stringify(check)}`);
+  const last = hosts.length - 1;
+  const check = await query(server.port, hosts[last] as string);
+  if (check?.rcode !== 'NOERROR' || check.answers[0] !== hostAddress(last)) {
+    throw new Error(`${server.kind}: ${hosts[last]} answered ${JSON.stringify(check)}`);
   }
-  emit({ measure: 'prime', ...tag, ...primed });
+  emit({ measure: 'prime', kind: server.kind, config, ...primed });
+  return primed;
+}
 
-  const blockedFile = config === 'big' ? files.bigQueries : files.smallQueries;
-  const plan: { name: string; file: string; rate?: number; expect: string }[] = [
-    { name: 'cached', file: files.cachedQueries, expect: 'NOERROR' },
-    { name: 'blocked', file: blockedFile, expect: 'NXDOMAIN' },
-    { name: 'cached@rate', file: files.cachedQueries, rate, expect: 'NOERROR' },
-    { name: 'blocked@rate', file: blockedFile, rate, expect: 'NXDOMAIN' },
-  ];
-  const scenarios: Record<string, ScenarioResult> = {};
-  for (const step of plan) {
-    const before = authority.queries.length;
-    const result = await dnsperf({
-      port: server.port,
-      queryFile: step.file,
-      seconds: step.rate ? latencySeconds : seconds,
-      ...(step.rate ? { rate: step.rate } : {}),
-      core: CLIENT_CORE,
-      serverCore: SERVER_CORE,
-      serverPid: server.pid,
-    });
-    const scenario = { ...result, upstreamQueries: authority.queries.length - before };
-    scenarios[step.name] = scenario;
-    const wrong = Object.entries(result.rcodes).filter(([code]) => code !== step.expect);
-    emit({
-      measure: 'dnsperf',
-      ...tag,
-      scenario: step.name,
-      qps: Math.round(result.qps),
-      meanMs: r3(result.latencyMs.mean),
-      maxMs: r3(result.latencyMs.max),
-      ...(result.percentilesMs
-        ? {
-            p50Ms: r3(result.percentilesMs.p50),
-            p90Ms: r3(result.percentilesMs.p90),
-            p99Ms: r3(result.percentilesMs.p99),
-            p999Ms: r3(result.percentilesMs.p999),
-          }
-        : {}),
-      lost: result.lost,
-      unexpectedRcodes: Object.fromEntries(wrong),
-      responseBytes: result.responseBytes,
-      serverCpu: result.serverCpu === null ? null : r3(result.serverCpu),
-      serverCoreBusy: result.serverCoreBusy === null ? null : r3(result.serverCoreBusy),
-      dnsperfCpu: result.dnsperfCpu === null ? null : r3(result.dnsperfCpu),
-      clientCoreBusy: result.clientCoreBusy === null ? null : r3(result.clientCoreBusy),
-      upstreamQueries: scenario.upstreamQueries,
-    });
-  }
-
-  const memoryAfter = await server.memory();
-  emit({
-    measure: 'memory',
-    ...tag,
-    rssMiB: mib(memoryAfter.rss),
-    peakMiB: mib(memoryAfter.peak),
-    ...(memoryAfter.node
-      ? { heapMiB: mib(memoryAfter.node.heapUsed), externalMiB: mib(memoryAfter.node.external) }
-      : {}),
+async function runStep(
+  server: Running,
+  config: Config,
+  authority: TestAuthority,
+  step: Step,
+  round: number,
+): Promise<Round> {
+  const before = authority.queries.length;
+  const result = await dnsperf({
+    port: server.port,
+    queryFile: step.file,
+    seconds: step.rate ? latencySeconds : seconds,
+    ...(step.rate ? { rate: step.rate } : {}),
+    core: CLIENT_CORE,
+    serverCore: SERVER_CORE,
+    serverPid: server.pid,
   });
-  const result: ConfigResult = {
+  const r: Round = { ...result, round, upstreamQueries: authority.queries.length - before };
+  const wrong = Object.entries(result.rcodes).filter(([code]) => code !== step.expect);
+  const share = (x: number | null) => (x === null ? null : r3(x));
+  emit({
+    measure: 'dnsperf',
     kind: server.kind,
     config,
-    firstAnswerMs: server.firstAnswerMs,
-    ...(server.ready ? { startDnsServerMs: server.ready.startMs, listsLoaded: server.ready.listsLoaded } : {}),
-    memoryAtStart,
-    memoryAfter,
-    prime: primed,
-    scenarios,
-  };
-  if (server.refresh && config === 'big') {
-    const refreshed = await server.refresh('bench-big');
-    const peak = residentMemory(server.pid).peak;
-    result.refresh = { ms: refreshed.ms, rules: refreshed.rules, peakRss: peak };
-    emit({ measure: 'refresh', ...tag, ms: Math.round(refreshed.ms), rules: refreshed.rules, peakMiB: mib(peak) });
+    scenario: step.name,
+    round,
+    qps: Math.round(result.qps),
+    qpsPerServerCpu: result.serverCpu ? Math.round(result.qps / result.serverCpu) : null,
+    meanMs: r3(result.latencyMs.mean),
+    maxMs: r3(result.latencyMs.max),
+    ...(result.percentilesMs
+      ? {
+          p50Ms: r3(result.percentilesMs.p50),
+          p90Ms: r3(result.percentilesMs.p90),
+          p99Ms: r3(result.percentilesMs.p99),
+          p999Ms: r3(result.percentilesMs.p999),
+        }
+      : {}),
+    lost: result.lost,
+    unexpectedRcodes: Object.fromEntries(wrong),
+    responseBytes: result.responseBytes,
+    serverCpu: share(result.serverCpu),
+    serverCoreBusy: share(result.serverCoreBusy),
+    dnsperfCpu: share(result.dnsperfCpu),
+    clientCoreBusy: share(result.clientCoreBusy),
+    upstreamQueries: r.upstreamQueries,
+  });
+  if (wrong.length > 0 || result.lost > 0) {
+    console.error(
+      `warning: ${server.kind} ${config} ${step.name}: lost ${result.lost}, rcodes ${JSON.stringify(result.rcodes)}`,
+    );
   }
-  return result;
+  return r;
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1
+    ? (s[mid] as number)
+    : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
+/** One scenario's rounds, summarised: medians, plus what else ran on the cores meanwhile. */
+function summarise(rs: Round[]) {
+  const num = (f: (r: Round) => number | null | undefined) =>
+    rs.map(f).filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
+  const med = (f: (r: Round) => number | null | undefined) => {
+    const v = num(f);
+    return v.length > 0 ? median(v) : null;
+  };
+  return {
+    rounds: rs.length,
+    qps: med((r) => r.qps),
+    qpsAll: rs.map((r) => Math.round(r.qps)),
+    qpsPerServerCpu: med((r) => (r.serverCpu ? r.qps / r.serverCpu : null)),
+    meanMs: med((r) => r.latencyMs.mean),
+    p50Ms: med((r) => r.percentilesMs?.p50),
+    p90Ms: med((r) => r.percentilesMs?.p90),
+    p99Ms: med((r) => r.percentilesMs?.p99),
+    p999Ms: med((r) => r.percentilesMs?.p999),
+    serverCpu: med((r) => r.serverCpu),
+    dnsperfCpu: med((r) => r.dnsperfCpu),
+    /** Busy share of the server's core not used by the server (others, interrupts). */
+    othersOnServerCore: med((r) =>
+      r.serverCoreBusy !== null && r.serverCpu !== null ? r.serverCoreBusy - r.serverCpu : null,
+    ),
+    othersOnClientCore: med((r) =>
+      r.clientCoreBusy !== null && r.dnsperfCpu !== null ? r.clientCoreBusy - r.dnsperfCpu : null,
+    ),
+    lost: rs.reduce((a, r) => a + r.lost, 0),
+    upstreamQueries: rs.reduce((a, r) => a + r.upstreamQueries, 0),
+    responseBytes: rs[0]?.responseBytes ?? null,
+  };
 }
 
 function report(info: ReturnType<typeof machine>, results: ConfigResult[]): void {
@@ -607,52 +768,72 @@ function report(info: ReturnType<typeof machine>, results: ConfigResult[]): void
     if (!r) throw new Error(`no result for ${kind} ${config}`);
     return r;
   };
-  const ratio = (a: number, b: number) => (b > 0 ? Number((a / b).toFixed(2)) : null);
+  const ratio = (a: number | null, b: number | null) =>
+    a !== null && b !== null && b > 0 ? (a / b).toFixed(2) : '—';
+  const n0 = (x: number | null) => (x === null ? '—' : Math.round(x).toLocaleString('en-US'));
+  const ms = (x: number | null) => (x === null ? '—' : x.toFixed(3));
+  const pc = (x: number | null) => (x === null ? '—' : `${Math.round(x * 100)} %`);
+  const summaries: Record<string, Record<string, ReturnType<typeof summarise>>> = {};
   const rows: string[] = [];
-  const row = (cells: (string | number)[]) => rows.push(`| ${cells.join(' | ')} |`);
-  row(['measure', 'ours', 'Unbound', 'ours / Unbound']);
+  const row = (cells: string[]) => rows.push(`| ${cells.join(' | ')} |`);
+  row(['measure (median of rounds)', 'ours', 'Unbound', 'ours / Unbound']);
   row(['---', '---', '---', '---']);
-  const fmtQps = (x: number) => Math.round(x).toLocaleString('en-US');
   for (const config of ['base', 'big'] as const) {
     const o = get('ours', config);
     const u = get('unbound', config);
-    const label = config === 'base' ? '' : ` (${bigNames.toLocaleString('en-US')} blocked loaded)`;
+    const label = config === 'base' ? '' : `, ${bigNames.toLocaleString('en-US')} blocked loaded`;
     for (const s of ['cached', 'blocked'] as const) {
-      const os = o.scenarios[s] as ScenarioResult;
-      const us = u.scenarios[s] as ScenarioResult;
+      const os = summarise(o.scenarios[s] ?? []);
+      const us = summarise(u.scenarios[s] ?? []);
+      const orate = summarise(o.scenarios[`${s}@rate`] ?? []);
+      const urate = summarise(u.scenarios[`${s}@rate`] ?? []);
+      summaries[`${config}/${s}`] = { ours: os, unbound: us };
+      summaries[`${config}/${s}@rate`] = { ours: orate, unbound: urate };
       row([
-        `${s} QPS${label}`,
-        `${fmtQps(os.qps)} (server CPU ${Math.round((os.serverCpu ?? 0) * 100)} %)`,
-        `${fmtQps(us.qps)} (server CPU ${Math.round((us.serverCpu ?? 0) * 100)} %)`,
-        String(ratio(os.qps, us.qps)),
+        `${s}: QPS${label}`,
+        `${n0(os.qps)} (server ${pc(os.serverCpu)} of a core)`,
+        `${n0(us.qps)} (server ${pc(us.serverCpu)}, dnsperf ${pc(us.dnsperfCpu)})`,
+        ratio(os.qps, us.qps),
       ]);
       row([
-        `${s} mean latency, saturated${label}`,
-        `${os.latencyMs.mean.toFixed(3)} ms`,
-        `${us.latencyMs.mean.toFixed(3)} ms`,
+        `${s}: QPS per server CPU-second${label}`,
+        n0(os.qpsPerServerCpu),
+        n0(us.qpsPerServerCpu),
+        ratio(os.qpsPerServerCpu, us.qpsPerServerCpu),
+      ]);
+      row([
+        `${s}: mean latency at saturation, ms${label}`,
+        ms(os.meanMs),
+        ms(us.meanMs),
         '',
       ]);
-      const orate = o.scenarios[`${s}@rate`] as ScenarioResult;
-      const urate = u.scenarios[`${s}@rate`] as ScenarioResult;
-      const pct = (x: ScenarioResult) =>
-        x.percentilesMs
-          ? `${x.percentilesMs.p50.toFixed(3)} / ${x.percentilesMs.p99.toFixed(3)} / ${x.percentilesMs.p999.toFixed(3)} ms`
-          : '—';
-      row([`${s} p50 / p99 / p99.9 at ${rate.toLocaleString('en-US')} q/s${label}`, pct(orate), pct(urate), '']);
+      row([
+        `${s}: p50 / p99 / p99.9 at ${rate.toLocaleString('en-US')} q/s, ms${label}`,
+        `${ms(orate.p50Ms)} / ${ms(orate.p99Ms)} / ${ms(orate.p999Ms)}`,
+        `${ms(urate.p50Ms)} / ${ms(urate.p99Ms)} / ${ms(urate.p999Ms)}`,
+        '',
+      ]);
     }
   }
-  for (const kind of ['ours', 'unbound'] as const) {
-    const b = get(kind, 'base');
-    const g = get(kind, 'big');
-    emit({
-      measure: 'big-list',
-      kind,
-      firstAnswerBaseMs: Math.round(b.firstAnswerMs),
-      firstAnswerBigMs: Math.round(g.firstAnswerMs),
-      loadMs: Math.round(g.firstAnswerMs - b.firstAnswerMs),
-      extraRssMiB: mib(g.memoryAfter.rss - b.memoryAfter.rss),
-      peakBigMiB: mib(g.memoryAfter.peak),
-    });
+  const echo = results.find((x) => x.kind === 'echo');
+  if (echo) {
+    const es = summarise(echo.scenarios.cached ?? []);
+    const er = summarise(echo.scenarios['cached@rate'] ?? []);
+    summaries['base/echo'] = { cached: es, 'cached@rate': er };
+    const os = summaries['base/cached']?.ours ?? null;
+    const us = summaries['base/cached']?.unbound ?? null;
+    row([
+      'floor: a Node UDP echo (no DNS work), QPS / per server CPU-second',
+      `echo: ${n0(es.qps)} / ${n0(es.qpsPerServerCpu)}`,
+      `echo / Unbound: ${ratio(es.qps, us?.qps ?? null)} / ${ratio(es.qpsPerServerCpu, us?.qpsPerServerCpu ?? null)}`,
+      `ours / echo: ${ratio(os?.qps ?? null, es.qps)} / ${ratio(os?.qpsPerServerCpu ?? null, es.qpsPerServerCpu)}`,
+    ]);
+    row([
+      `floor: echo p50 / p99 / p99.9 at ${rate.toLocaleString('en-US')} q/s, ms`,
+      `echo: ${ms(er.p50Ms)} / ${ms(er.p99Ms)} / ${ms(er.p999Ms)}`,
+      '',
+      '',
+    ]);
   }
   const ob = get('ours', 'base');
   const og = get('ours', 'big');
@@ -660,37 +841,37 @@ function report(info: ReturnType<typeof machine>, results: ConfigResult[]): void
   const ug = get('unbound', 'big');
   const bigLoad = og.listsLoaded?.find((l) => l.list === 'bench-big');
   row([
-    `spawn → first answer, base / with ${bigNames.toLocaleString('en-US')}`,
-    `${Math.round(ob.firstAnswerMs)} / ${Math.round(og.firstAnswerMs)} ms`,
-    `${Math.round(ub.firstAnswerMs)} / ${Math.round(ug.firstAnswerMs)} ms`,
+    `spawn → first answer, base / with ${bigNames.toLocaleString('en-US')}, ms`,
+    `${n0(ob.firstAnswerMs)} / ${n0(og.firstAnswerMs)}`,
+    `${n0(ub.firstAnswerMs)} / ${n0(ug.firstAnswerMs)}`,
     '',
   ]);
   row([
-    'list load inside the process (read, parse, index)',
-    bigLoad ? `${Math.round(bigLoad.atMs)} ms (refresh: ${Math.round(og.refresh?.ms ?? 0)} ms)` : '—',
+    'big list load in the process (read, parse, index), ms',
+    bigLoad ? `${n0(bigLoad.atMs)} at start, ${n0(og.refresh?.ms ?? null)} on refresh` : '—',
     '—',
     '',
   ]);
   row([
-    'RSS after the runs, base / with the big list',
-    `${mib(ob.memoryAfter.rss)} / ${mib(og.memoryAfter.rss)} MiB`,
-    `${mib(ub.memoryAfter.rss)} / ${mib(ug.memoryAfter.rss)} MiB`,
+    'RSS after the runs, base / with the big list, MiB',
+    `${mib(ob.memoryAfter.rss)} / ${mib(og.memoryAfter.rss)}`,
+    `${mib(ub.memoryAfter.rss)} / ${mib(ug.memoryAfter.rss)}`,
     '',
   ]);
   row([
-    'extra memory for the big list (RSS)',
-    `${mib(og.memoryAfter.rss - ob.memoryAfter.rss)} MiB`,
-    `${mib(ug.memoryAfter.rss - ub.memoryAfter.rss)} MiB`,
+    'extra RSS for the big list, MiB',
+    `${mib(og.memoryAfter.rss - ob.memoryAfter.rss)}`,
+    `${mib(ug.memoryAfter.rss - ub.memoryAfter.rss)}`,
     '',
   ]);
   row([
-    'peak RSS with the big list',
-    `${mib(og.refresh?.peakRss ?? og.memoryAfter.peak)} MiB (after a refresh)`,
-    `${mib(ug.memoryAfter.peak)} MiB`,
+    'peak RSS with the big list, MiB',
+    `${mib(og.memoryAfter.peak)} (${mib(og.refresh?.peakRss ?? og.memoryAfter.peak)} after a refresh)`,
+    `${mib(ug.memoryAfter.peak)}`,
     '',
   ]);
-  const summary = rows.join('\n');
-  console.log(`\n${summary}\n`);
+  const table = rows.join('\n');
+  console.log(`\n${table}\n`);
   const out = new URL('./results.json', import.meta.url).pathname;
   writeFileSync(
     out,
@@ -699,17 +880,18 @@ function report(info: ReturnType<typeof machine>, results: ConfigResult[]): void
         at: new Date().toISOString(),
         machine: info,
         command: `node bench/dns/run.ts ${process.argv.slice(2).join(' ')}`.trim(),
-        settings: { seconds, names: bigNames, rate, latencySeconds, hosts: hostCount, blocked: blockedCount },
-        results: results.map((r) => ({
-          ...r,
-          scenarios: Object.fromEntries(
-            Object.entries(r.scenarios).map(([k, v]) => [
-              k,
-              { ...v, qps: r1(v.qps) },
-            ]),
-          ),
-        })),
-        summary,
+        settings: {
+          seconds,
+          latencySeconds,
+          rounds,
+          rate,
+          names: bigNames,
+          hosts: hostCount,
+          blocked: blockedCount,
+        },
+        summaries,
+        results,
+        table,
       },
       null,
       2,

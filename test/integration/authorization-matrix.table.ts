@@ -114,6 +114,24 @@ export const matrix: Record<string, string> = {
   'GET /v1/orgs/:orgId/groups': 'U U A A A A F F N F',
   'POST /v1/orgs/:orgId/groups': 'U U A A F F F F N F',
 
+  // the org's DNS firewall (Acme): its admins only; members and everyone else may not look
+  'GET /v1/orgs/:orgId/dns/zones': 'U U A A F F F F N F',
+  'POST /v1/orgs/:orgId/dns/zones': 'U U A A F F F F N F',
+  'GET /v1/orgs/:orgId/dns/zones/:zoneId': 'U U A A F F F F N F',
+  'DELETE /v1/orgs/:orgId/dns/zones/:zoneId': 'U U A A F F F F N F',
+  'POST /v1/orgs/:orgId/dns/zones/:zoneId/records': 'U U A A F F F F N F',
+  'PUT /v1/orgs/:orgId/dns/zones/:zoneId/records/:recordId': 'U U A A F F F F N F',
+  'DELETE /v1/orgs/:orgId/dns/zones/:zoneId/records/:recordId': 'U U A A F F F F N F',
+  'GET /v1/orgs/:orgId/dns/groups': 'U U A A F F F F N F',
+  'POST /v1/orgs/:orgId/dns/groups': 'U U A A F F F F N F',
+  'PUT /v1/orgs/:orgId/dns/groups/:clientGroupId': 'U U A A F F F F N F',
+  'DELETE /v1/orgs/:orgId/dns/groups/:clientGroupId': 'U U A A F F F F N F',
+  'GET /v1/orgs/:orgId/dns/groups/:clientGroupId/clients': 'U U A A F F F F N F',
+  'POST /v1/orgs/:orgId/dns/groups/:clientGroupId/clients': 'U U A A F F F F N F',
+  'DELETE /v1/orgs/:orgId/dns/clients/:clientId': 'U U A A F F F F N F',
+  'GET /v1/orgs/:orgId/dns/query-log': 'U U A A F F F F N F',
+  'GET /v1/orgs/:orgId/dns/stats': 'U U A A F F F F N F',
+
   // the project (Apollo): the installation admin has no say inside a tenant
   'GET /v1/projects/:projectId': 'U U A A A A A A N N',
   'PATCH /v1/projects/:projectId': 'U U A A F F F F N N',

@@ -89,6 +89,10 @@ function pathFor(url: string, world: World): string {
     .replace(':memberId', world.people.internalMember.id)
     .replace(':connector', 'corp')
     .replace(':viewId', randomUUID())
+    .replace(':zoneId', randomUUID())
+    .replace(':recordId', randomUUID())
+    .replace(':clientGroupId', randomUUID())
+    .replace(':clientId', randomUUID())
     .replace(':id', randomUUID());
 }
 

@@ -40,7 +40,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
 
       const www = await w.ok<{ record: RecordJson }>(w.admin, `${zone}/records`, 201, {
         method: 'POST',
-        body: { name: 'www', type: 'A', ttl: 300, data: '192.0.2.10' },
+        body: { name: 'www.corp.example.org', type: 'A', ttl: 300, data: '192.0.2.10' },
       });
       assert.deepEqual(
         [www.record.name, www.record.type, www.record.ttl, www.record.data],
@@ -48,13 +48,16 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       );
       await w.ok(w.admin, `${zone}/records`, 201, {
         method: 'POST',
-        body: { name: 'mail', type: 'MX', data: '10 mx.corp.example.org' },
+        body: { name: 'mail.corp.example.org', type: 'MX', data: '10 mx.corp.example.org' },
       });
       const replaced = await w.ok<{ record: RecordJson }>(
         w.admin,
         `${zone}/records/${www.record.id}`,
         200,
-        { method: 'PUT', body: { name: 'www', type: 'AAAA', ttl: 600, data: '2001:db8::10' } },
+        {
+          method: 'PUT',
+          body: { name: 'www.corp.example.org', type: 'AAAA', ttl: 600, data: '2001:db8::10' },
+        },
       );
       assert.deepEqual([replaced.record.type, replaced.record.data], ['AAAA', '2001:db8::10']);
 
@@ -104,28 +107,40 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       const records = `${zones}/${made.zone.id}/records`;
       await w.ok(w.admin, records, 201, {
         method: 'POST',
-        body: { name: 'host', type: 'A', data: '192.0.2.1' },
+        body: { name: 'host.lab.example', type: 'A', data: '192.0.2.1' },
       });
       const alias = await w.ok<{ record: RecordJson }>(w.admin, records, 201, {
         method: 'POST',
-        body: { name: 'alias', type: 'CNAME', data: 'host.lab.example' },
+        body: { name: 'alias.lab.example', type: 'CNAME', data: 'host.lab.example' },
       });
       const entriesBefore = (await w.ledger()).length;
       const changesBefore = w.app.changes();
 
       const refused: [Record<string, unknown>, number, RegExp][] = [
-        [{ name: 'host', type: 'A', data: 'not-an-address' }, 400, /^Record refused: /],
-        [{ name: 'host', type: 'SOA', data: 'x' }, 400, /record type 'SOA' is not supported/],
-        [{ name: 'www.other.example.', type: 'A', data: '192.0.2.2' }, 400, /^Record refused: /],
-        [{ name: 'host', type: 'A', ttl: -1, data: '192.0.2.2' }, 400, /TTL/],
+        [{ name: 'host.lab.example', type: 'A', data: 'not-an-address' }, 400, /^Record refused: /],
         [
-          { name: 'host', type: 'CNAME', data: 'alias.lab.example' },
+          { name: 'host.lab.example', type: 'SOA', data: 'x' },
+          400,
+          /record type 'SOA' is not supported/,
+        ],
+        [{ name: 'www.other.example.', type: 'A', data: '192.0.2.2' }, 400, /outside the zone/],
+        [{ name: 'host.lab.example', type: 'A', ttl: -1, data: '192.0.2.2' }, 400, /TTL/],
+        [
+          { name: 'host.lab.example', type: 'CNAME', data: 'alias.lab.example' },
           409,
           /a CNAME must be the only record at its name/,
         ],
-        [{ name: 'alias', type: 'TXT', data: 'hello' }, 409, /alias\.lab\.example is a CNAME/],
-        [{ name: 'host', type: 'A', data: '192.0.2.1' }, 409, /has this A record already/],
-        [{ name: 'host', type: 'A', data: '192.0.2.1', extra: 1 }, 400, /extra/],
+        [
+          { name: 'alias.lab.example', type: 'TXT', data: 'hello' },
+          409,
+          /alias\.lab\.example is a CNAME/,
+        ],
+        [
+          { name: 'host.lab.example', type: 'A', data: '192.0.2.1' },
+          409,
+          /has this A record already/,
+        ],
+        [{ name: 'host.lab.example', type: 'A', data: '192.0.2.1', extra: 1 }, 400, /extra/],
       ];
       for (const [input, status, message] of refused) {
         const answer = await w.call(w.admin, records, { method: 'POST', body: input });
@@ -135,7 +150,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       // A replacement that would clash is refused too, and the record stays as it was.
       const clash = await w.call(w.admin, `${records}/${alias.record.id}`, {
         method: 'PUT',
-        body: { name: 'host', type: 'CNAME', data: 'elsewhere.example' },
+        body: { name: 'host.lab.example', type: 'CNAME', data: 'elsewhere.example' },
       });
       assert.equal(clash.status, 409, clash.body);
 
@@ -167,7 +182,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         w.admin,
         `${acme}/zones/${zone.id}/records`,
         201,
-        post('', { name: 'www', type: 'A', data: '192.0.2.1' }),
+        post('', { name: 'www.acme.example', type: 'A', data: '192.0.2.1' }),
       );
       const { group } = await w.ok<{ group: GroupJson }>(
         w.admin,
@@ -201,12 +216,12 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         [
           'POST',
           `${initech}/zones/${zone.id}/records`,
-          { name: 'evil', type: 'A', data: '192.0.2.66' },
+          { name: 'evil.acme.example', type: 'A', data: '192.0.2.66' },
         ],
         [
           'PUT',
           `${initech}/zones/${zone.id}/records/${record.id}`,
-          { name: 'www', type: 'A', data: '192.0.2.66' },
+          { name: 'www.acme.example', type: 'A', data: '192.0.2.66' },
         ],
         ['DELETE', `${initech}/zones/${zone.id}/records/${record.id}`],
         ['PUT', `${initech}/groups/${group.id}`, { name: 'Mine now' }],

@@ -10,6 +10,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import type { DnsServer } from '@bulwark/dns';
 import { Ed25519NoteSigner } from '@bulwark/ledger';
 import type { FastifyBaseLogger } from 'fastify';
 import { Registry } from 'prom-client';
@@ -116,6 +117,8 @@ export interface ServerHandle {
   siem(): SiemForwarderStatus[];
   /** Live updates: domain code publishes here after its transaction commits. */
   realtime(): Realtime;
+  /** The DNS resolver when `dns.enabled` (its ports, statistics, status). */
+  dns(): DnsServer | null;
   url: string;
   close(): Promise<void>;
 }
@@ -710,6 +713,7 @@ export async function startServer(
     ledger: currentLedger,
     siem: () => siem?.status() ?? [],
     realtime: () => realtime,
+    dns: () => dnsRuntime?.server ?? null,
     url: `https://${host}:${port}`,
     async close() {
       ldapSchedule.stop();

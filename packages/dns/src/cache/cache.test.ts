@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import * as dnsPacket from 'dns-packet';
 import fc from 'fast-check';
 import { ResponseCache } from './cache.ts';
+import { LruMap } from './lru.ts';
 import { readQuestion, readRecords, soaMinimum, ttlOffsets } from './wire.ts';
 
 const A = 1;
@@ -417,5 +418,40 @@ describe('response cache', () => {
     cache.set(later, compressed, T0); // 300 s
     assert.deepEqual(cache.refreshCandidates(T0 + 50_000, 10_000), [soon]);
     assert.deepEqual(cache.refreshCandidates(T0 + 295_000, 10_000), [soon, later]);
+  });
+});
+
+describe('LRU map', () => {
+  it('evicts the least recently used, counting get and set as uses', () => {
+    const lru = new LruMap<string, number>();
+    for (const [k, v] of [
+      ['a', 1],
+      ['b', 2],
+      ['c', 3],
+    ] as const) {
+      lru.set(k, v);
+    }
+    assert.equal(lru.get('a'), 1); // order now b, c, a
+    assert.equal(lru.peek('b'), 2); // peeking is not a use
+    lru.set('c', 30); // order b, a, c
+    assert.deepEqual(
+      [...lru.entries()],
+      [
+        ['b', 2],
+        ['a', 1],
+        ['c', 30],
+      ],
+    );
+    assert.deepEqual(lru.shift(), ['b', 2]);
+    assert.equal(lru.delete('c'), 30);
+    assert.equal(lru.delete('c'), undefined);
+    assert.deepEqual([...lru.entries()], [['a', 1]]);
+    assert.equal(lru.size, 1);
+    assert.deepEqual(lru.shift(), ['a', 1]);
+    assert.equal(lru.shift(), undefined);
+    lru.set('z', 26);
+    lru.clear();
+    assert.equal(lru.size, 0);
+    assert.deepEqual([...lru.entries()], []);
   });
 });

@@ -69,9 +69,9 @@ interface Entry {
   /** The response as the upstream sent it (our own copy). */
   wire: Uint8Array;
   questionLength: number;
-  ttlOffsets: Uint16Array;
+  ttlOffsets: number[];
   /** Each record's TTL when stored, already capped; counted down on the way out. */
-  ttls: Uint32Array;
+  ttls: number[];
   storedAt: number;
   expiresAt: number;
   optStart: number;
@@ -181,13 +181,15 @@ export class ResponseCache {
     // TTLs handed out never promise more than we keep: a negative answer's
     // records (its SOA) say the negative TTL (RFC 2308 §3), others maxTtl.
     const ceiling = negative ? seconds : this.#maxTtl;
-    const aged = records.filter((r) => r.type !== TYPE_OPT);
-    const ttlOffsets = new Uint16Array(aged.length);
-    const ttls = new Uint32Array(aged.length);
-    aged.forEach((record, i) => {
-      ttlOffsets[i] = record.ttlOffset;
-      ttls[i] = Math.min(record.ttl, ceiling);
-    });
+    // Plain arrays: small typed arrays are cheap to read but each costs an
+    // off-heap allocation, and a record count is small.
+    const ttlOffsets: number[] = [];
+    const ttls: number[] = [];
+    for (const record of records) {
+      if (record.type === TYPE_OPT) continue;
+      ttlOffsets.push(record.ttlOffset);
+      ttls.push(Math.min(record.ttl, ceiling));
+    }
 
     this.delete(key);
     const entry: Entry = {
@@ -199,7 +201,7 @@ export class ResponseCache {
       expiresAt: nowMs + seconds * 1000,
       optStart,
       optEnd,
-      bytes: response.length + aged.length * 6 + key.length * 2 + ENTRY_OVERHEAD,
+      bytes: response.length + ttls.length * 16 + key.length * 2 + ENTRY_OVERHEAD,
     };
     if (entry.bytes > this.#maxBytes) return false;
     this.#entries.set(key, entry);

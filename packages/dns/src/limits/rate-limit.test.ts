@@ -76,10 +76,9 @@ describe('addresses', () => {
     const chars = [...'0123456789abcdefABCDEF:.'];
     const agrees = (text: string) =>
       assert.equal(parseAddress(text) !== null, isIP(text) !== 0, JSON.stringify(text));
-    fc.assert(
-      fc.property(fc.string({ unit: fc.constantFrom(...chars), maxLength: 45 }), agrees),
-      { numRuns: 5000 },
-    );
+    fc.assert(fc.property(fc.string({ unit: fc.constantFrom(...chars), maxLength: 45 }), agrees), {
+      numRuns: 5000,
+    });
     fc.assert(
       fc.property(
         fc.oneof(fc.ipV6(), fc.ipV4()),
@@ -160,6 +159,10 @@ describe('client rate limiter', () => {
     assert.equal(limiter.check('192.0.2.200', 'tcp'), 'drop');
     assert.equal(limiter.check('2001:db8::1', 'tcp'), 'allow');
     assert.equal(limiter.check('2001:db8:0:1::1', 'tcp'), 'allow');
+    const odd = new ClientRateLimiter({ queriesPerSecond: 1, burst: 1, ipv6Prefix: 52 }, c.now);
+    assert.equal(odd.check('2001:db8:0:1000::1', 'tcp'), 'allow');
+    assert.equal(odd.check('2001:db8:0:1fff::1', 'tcp'), 'drop', 'same /52');
+    assert.equal(odd.check('2001:db8:0:2000::1', 'tcp'), 'allow', 'next /52');
   });
 
   it('never limits exempt networks, and refuses a bad CIDR', () => {

@@ -1,5 +1,5 @@
 import { LruMap } from '../cache/lru.ts';
-import { inNetwork, ipv4ToNumber, maskBytes, parseAddress, parseCidr } from './address.ts';
+import { inNetwork, ipv4ToNumber, parseAddress, parseCidr } from './address.ts';
 
 /**
  * Per-client response rate limiting. Its first job is to keep the resolver
@@ -55,13 +55,11 @@ export class ClientRateLimiter {
   readonly #burst: number;
   readonly #ipv4Mask: number;
   readonly #ipv6Prefix: number;
-  /** Bytes of an IPv6 address that the prefix covers: the rest are zero and need not be keyed. */
-  readonly #ipv6KeyBytes: number;
   readonly #maxTracked: number;
   readonly #slip: number;
   readonly #now: () => number;
   readonly #enabled: boolean;
-  /** IPv4 networks are keyed by number, IPv6 ones by hex string. */
+  /** IPv4 networks are keyed by number, IPv6 ones by `6:<word>:<word>…` strings. */
   readonly #buckets = new LruMap<number | string, Bucket>();
   #exempt4: { network: number; mask: number }[] = [];
   #exempt6: { bytes: Uint8Array; prefix: number }[] = [];
@@ -74,7 +72,6 @@ export class ClientRateLimiter {
     this.#burst = Math.max(1, opts.burst ?? 2 * rate);
     this.#ipv4Mask = maskOf(clampPrefix(opts.ipv4Prefix ?? 32, 32));
     this.#ipv6Prefix = clampPrefix(opts.ipv6Prefix ?? 56, 128);
-    this.#ipv6KeyBytes = Math.ceil(this.#ipv6Prefix / 8);
     this.#maxTracked = Math.max(1, opts.maxTracked ?? 100_000);
     this.#slip = Math.max(0, Math.floor(opts.slip ?? 2));
     this.#now = now;
@@ -152,24 +149,31 @@ export class ClientRateLimiter {
       if (bytes.length === 4) v4 = bytesToNumber(bytes);
     }
     if (v4 >= 0) {
-      for (const { network, mask } of this.#exempt4) if (((v4 & mask) >>> 0) === network) return null;
+      for (const { network, mask } of this.#exempt4) if ((v4 & mask) >>> 0 === network) return null;
       return (v4 & this.#ipv4Mask) >>> 0;
     }
     const v6 = bytes as Uint8Array;
     for (const network of this.#exempt6) if (inNetwork(v6, network)) return null;
-    const masked = maskBytes(v6, this.#ipv6Prefix);
-    let key = '';
-    for (let i = 0; i < this.#ipv6KeyBytes; i++) key += hexByte[masked[i] as number];
+    // The covered 32-bit words as decimal numbers: measured several times
+    // cheaper to build than hex or a string of char codes. The bytes are
+    // ours (parseAddress made them), so they are masked in place.
+    const prefix = this.#ipv6Prefix;
+    const words = Math.ceil(prefix / 32);
+    for (let i = Math.floor(prefix / 8); i < words * 4; i++) {
+      v6[i] = (v6[i] as number) & (0xff00 >> Math.max(0, prefix - i * 8));
+    }
+    let key = '6';
+    for (let w = 0; w < words; w++) key += `:${bytesToNumber(v6, w * 4)}`;
     return key;
   }
 }
 
-const hexByte = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-
-function bytesToNumber(bytes: Uint8Array): number {
+function bytesToNumber(bytes: Uint8Array, at = 0): number {
   return (
-    (bytes[0] as number) * 0x1000000 +
-    (((bytes[1] as number) << 16) | ((bytes[2] as number) << 8) | (bytes[3] as number))
+    (bytes[at] as number) * 0x1000000 +
+    (((bytes[at + 1] as number) << 16) |
+      ((bytes[at + 2] as number) << 8) |
+      (bytes[at + 3] as number))
   );
 }
 
