@@ -138,7 +138,18 @@ function prng(seed: number): () => number {
 function bigListNames(n: number): string[] {
   const rand = prng(20261125);
   const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
-  const words = ['ads', 'track', 'metrics', 'cdn', 'pixel', 'stat', 'click', 'tag', 'beacon', 'log'];
+  const words = [
+    'ads',
+    'track',
+    'metrics',
+    'cdn',
+    'pixel',
+    'stat',
+    'click',
+    'tag',
+    'beacon',
+    'log',
+  ];
   const tlds = ['com', 'net', 'org', 'io', 'info', 'biz', 'xyz', 'ru', 'de', 'top'];
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)] as T;
   const label = (min: number, max: number) => {
@@ -151,7 +162,8 @@ function bigListNames(n: number): string[] {
   for (let i = 0; i < n; i++) {
     const depth = 1 + Math.floor(rand() * 3);
     const labels = [`${label(3, 8)}${pick(words)}${i.toString(36)}`];
-    for (let d = 1; d < depth; d++) labels.push(rand() < 0.5 ? `${pick(words)}-${label(3, 6)}` : label(4, 10));
+    for (let d = 1; d < depth; d++)
+      labels.push(rand() < 0.5 ? `${pick(words)}-${label(3, 6)}` : label(4, 10));
     labels.push(pick(tlds));
     out[i] = labels.join('.');
   }
@@ -213,7 +225,13 @@ async function startOurs(
   const node = [process.execPath, '--expose-gc'];
   if (cpuProfDir) {
     mkdirSync(cpuProfDir, { recursive: true });
-    node.push('--cpu-prof', '--cpu-prof-dir', cpuProfDir, '--cpu-prof-name', `ours-${config}.cpuprofile`);
+    node.push(
+      '--cpu-prof',
+      '--cpu-prof-dir',
+      cpuProfDir,
+      '--cpu-prof-name',
+      `ours-${config}.cpuprofile`,
+    );
   }
   const serveFile = new URL('./serve.ts', import.meta.url).pathname;
   const t0 = performance.now();
@@ -226,18 +244,21 @@ async function startOurs(
   const pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   let ready: ServeReady | undefined;
   const readyP = new Promise<ServeReady>((res, rej) => {
-    child.on('message', (m: { type?: string; id?: number; ok?: boolean; value?: unknown; error?: string }) => {
-      if (m.type === 'ready') {
-        ready = m as ServeReady;
-        res(ready);
-        return;
-      }
-      const p = m.id !== undefined ? pending.get(m.id) : undefined;
-      if (!p || m.id === undefined) return;
-      pending.delete(m.id);
-      if (m.ok) p.resolve(m.value);
-      else p.reject(new Error(m.error));
-    });
+    child.on(
+      'message',
+      (m: { type?: string; id?: number; ok?: boolean; value?: unknown; error?: string }) => {
+        if (m.type === 'ready') {
+          ready = m as ServeReady;
+          res(ready);
+          return;
+        }
+        const p = m.id !== undefined ? pending.get(m.id) : undefined;
+        if (!p || m.id === undefined) return;
+        pending.delete(m.id);
+        if (m.ok) p.resolve(m.value);
+        else p.reject(new Error(m.error));
+      },
+    );
     child.once('exit', (code) => {
       rej(new Error(`serve.ts exited with ${code}`));
       for (const p of pending.values()) p.reject(new Error(`serve.ts exited with ${code}`));
@@ -454,7 +475,10 @@ async function main(): Promise<void> {
       category: 'ads',
       refreshMinutes: 1440,
     };
-    const setups: Record<Config, { lists: ListSource[]; zones: string[]; probe: string; blocked: string }> = {
+    const setups: Record<
+      Config,
+      { lists: ListSource[]; zones: string[]; probe: string; blocked: string }
+    > = {
       base: {
         lists: [small],
         zones: [smallZones.path],
@@ -529,7 +553,10 @@ async function main(): Promise<void> {
             config,
             firstAnswerMs: Math.round(server.firstAnswerMs),
             ...(server.ready
-              ? { startDnsServerMs: Math.round(server.ready.startMs), lists: server.ready.listsLoaded }
+              ? {
+                  startDnsServerMs: Math.round(server.ready.startMs),
+                  lists: server.ready.listsLoaded,
+                }
               : {}),
             rssMiB: mib(memoryAtStart.rss),
             peakMiB: mib(memoryAtStart.peak),
@@ -801,12 +828,7 @@ function report(info: ReturnType<typeof machine>, results: ConfigResult[]): void
         n0(us.qpsPerServerCpu),
         ratio(os.qpsPerServerCpu, us.qpsPerServerCpu),
       ]);
-      row([
-        `${s}: mean latency at saturation, ms${label}`,
-        ms(os.meanMs),
-        ms(us.meanMs),
-        '',
-      ]);
+      row([`${s}: mean latency at saturation, ms${label}`, ms(os.meanMs), ms(us.meanMs), '']);
       row([
         `${s}: p50 / p99 / p99.9 at ${rate.toLocaleString('en-US')} q/s, ms${label}`,
         `${ms(orate.p50Ms)} / ${ms(orate.p99Ms)} / ${ms(orate.p999Ms)}`,

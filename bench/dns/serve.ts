@@ -31,7 +31,10 @@ export interface ServeConfig {
   cacheEntries: number;
 }
 
-export type ServeCommand = { type: 'memory' } | { type: 'refresh'; list: string } | { type: 'close' };
+export type ServeCommand =
+  | { type: 'memory' }
+  | { type: 'refresh'; list: string }
+  | { type: 'close' };
 export type ServeRequest = ServeCommand & { id: number };
 
 export interface ServeMemory {
@@ -54,7 +57,8 @@ export interface ServeReady {
 }
 
 const send = (m: object) => process.send?.(m);
-if (!process.send) throw new Error('serve.ts runs as a child of bench/dns/run.ts, with an IPC channel');
+if (!process.send)
+  throw new Error('serve.ts runs as a child of bench/dns/run.ts, with an IPC channel');
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error('serve.ts needs --expose-gc');
 

@@ -26,7 +26,8 @@ export function cpuSeconds(pid: number): number | null {
 /** VmRSS and VmHWM (peak) of a process, bytes. */
 export function residentMemory(pid: number): { rss: number; peak: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kib = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
+  const kib = (key: string) =>
+    Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
   return { rss: kib('VmRSS') * 1024, peak: kib('VmHWM') * 1024 };
 }
 
@@ -85,7 +86,14 @@ export interface DnsperfOptions {
 /** Runs dnsperf pinned to a core and reads its summary; samples CPU over the run's middle. */
 export async function dnsperf(opts: DnsperfOptions): Promise<DnsperfResult> {
   const args = ['-c', String(opts.core), 'dnsperf', '-s', '127.0.0.1', '-p', String(opts.port)];
-  args.push('-d', opts.queryFile, '-l', String(opts.seconds), '-q', String(opts.outstanding ?? 100));
+  args.push(
+    '-d',
+    opts.queryFile,
+    '-l',
+    String(opts.seconds),
+    '-q',
+    String(opts.outstanding ?? 100),
+  );
   if (opts.maxRuns !== undefined) args.push('-n', String(opts.maxRuns));
   if (opts.rate !== undefined) args.push('-Q', String(opts.rate), '-v');
   const child = spawn('taskset', args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -126,7 +134,9 @@ export async function dnsperf(opts: DnsperfOptions): Promise<DnsperfResult> {
   const code = await exited;
   const text = Buffer.concat(out).toString('utf8');
   if (code !== 0) {
-    throw new Error(`dnsperf exited with ${code}: ${Buffer.concat(err).toString('utf8')}\n${text.slice(-2000)}`);
+    throw new Error(
+      `dnsperf exited with ${code}: ${Buffer.concat(err).toString('utf8')}\n${text.slice(-2000)}`,
+    );
   }
   const parsed = parseDnsperf(text);
   return {
@@ -159,7 +169,10 @@ export function parseDnsperf(
   for (const m of codes.matchAll(/([A-Z]+) (\d+) \(/g)) rcodes[m[1] as string] = Number(m[2]);
   const mean = /Average Latency \(s\):\s+([\d.]+) \(min ([\d.]+), max ([\d.]+)\)/.exec(text);
   if (!mean) throw new Error(`dnsperf output lacks latency:\n${text.slice(-2000)}`);
-  const result: Omit<DnsperfResult, 'serverCpu' | 'dnsperfCpu' | 'serverCoreBusy' | 'clientCoreBusy'> = {
+  const result: Omit<
+    DnsperfResult,
+    'serverCpu' | 'dnsperfCpu' | 'serverCoreBusy' | 'clientCoreBusy'
+  > = {
     sent: num(/Queries sent:\s+(\d+)/),
     completed: num(/Queries completed:\s+(\d+)/),
     lost: num(/Queries lost:\s+(\d+)/),
