@@ -5,11 +5,15 @@
  */
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
 import { connect } from 'node:net';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import * as packet from 'dns-packet';
 import { dig, kdig } from '../support/dig.ts';
 import { defaultPolicy, listFile, loopbackDefaults, startDnsWorld } from '../support/dns-world.ts';
+import { makeTestPki } from '../support/pki.ts';
 import { tempDir } from '../support/temp.ts';
 
 const host = '127.0.0.1';
@@ -136,6 +140,46 @@ describe('DNS firewall: lists, answer modes, rebinding', () => {
     assert.deepEqual(leaked.map((q) => q.name), []);
     // A CNAME to a blocked name is blocked (CNAME cloaking).
     assert.equal((await dig(host, udp, ['metrics.shop.example'])).status, 'NXDOMAIN');
+  });
+
+  it('loads a list from an https URL on schedule; a failed refresh keeps the last good copy', async (t) => {
+    const dir = tempDir(t);
+    const pki = await makeTestPki(join(dir, 'lists-pki'), 'List host CA');
+    let body = '||tracker.example.org^\n';
+    let status = 200;
+    const listHost = createHttpsServer(
+      { cert: readFileSync(pki.serverCertFile), key: readFileSync(pki.serverKeyFile) },
+      (_req, res) => {
+        res.writeHead(status, { 'content-type': 'text/plain' });
+        res.end(status === 200 ? body : 'down');
+      },
+    );
+    await new Promise<void>((r) => listHost.listen(0, host, () => r()));
+    t.after(() => listHost.close());
+    const port = (listHost.address() as { port: number }).port;
+    const w = await startDnsWorld(t, {
+      lists: [
+        {
+          id: 'remote',
+          source: `https://localhost:${port}/trackers.txt`,
+          format: 'adblock',
+          category: 'trackers',
+          refreshMinutes: 60,
+          caFile: pki.caFile,
+        },
+      ],
+    });
+    const udp = w.dns.ports.udp ?? 0;
+    assert.equal((await dig(host, udp, ['tracker.example.org'])).status, 'NXDOMAIN');
+    body = '||ads.example.net^\n';
+    assert.equal((await w.dns.lists.refresh('remote')).error, null);
+    assert.equal((await dig(host, udp, ['ads.example.net'])).status, 'NXDOMAIN');
+    assert.equal((await dig(host, udp, ['tracker.example.org'])).status, 'NOERROR', 'the new copy replaced the old');
+    status = 503;
+    const failed = await w.dns.lists.refresh('remote');
+    assert.equal(failed.error, 'HTTP 503');
+    assert.equal(failed.rules, 1);
+    assert.equal((await dig(host, udp, ['ads.example.net'])).status, 'NXDOMAIN', 'still blocked while the host is down');
   });
 
   it('answers with the sinkhole address when the policy says so', async (t) => {

@@ -52,6 +52,8 @@ const listShape = {
   category: z.enum(dnsCategories, { error: `expected one of ${dnsCategories.join(', ')}` }),
   answer: z.enum(blockAnswers, { error: `expected one of ${blockAnswers.join(', ')}` }).optional(),
   refreshMinutes: z.int().min(5, 'at least 5 minutes').max(10080, 'at most a week').default(1440),
+  /** The CA (PEM) of an internal list server; default: the system's CAs. */
+  caFile: z.string({ error: 'expected a file path' }).min(1).optional(),
 };
 
 const defaultPolicyShape = {

@@ -55,6 +55,7 @@ export async function startDnsRuntime(opts: {
       category: l.category,
       refreshMinutes: l.refreshMinutes,
       ...(l.answer !== undefined ? { answer: l.answer } : {}),
+      ...(l.caFile !== undefined ? { caFile: l.caFile } : {}),
     })),
     defaults: {
       allowedRanges: config.allowedClientRanges,
