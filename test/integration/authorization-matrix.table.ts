@@ -27,6 +27,11 @@ export const matrix: Record<string, string> = {
   'POST /v1/sys/rekey': 'U U U U U U U U U U',
   'POST /v1/sys/setup-link': 'U U U U U U U U U U',
   'GET /metrics': 'A A A A A A A A A A',
+  // DNS over HTTPS: open like port 53; the resolver decides (registered token, allowed range).
+  'GET /dns-query': 'A A A A A A A A A A',
+  'POST /dns-query': 'A A A A A A A A A A',
+  'GET /dns-query/:token': 'A A A A A A A A A A',
+  'POST /dns-query/:token': 'A A A A A A A A A A',
   'GET /v1/openapi.json': 'A A A A A A A A A A',
 
   // pages and login ceremonies

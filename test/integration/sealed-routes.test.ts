@@ -23,6 +23,13 @@ const sealedAllowList: Record<string, (state: 'uninitialized' | 'sealed') => num
   'POST /v1/sys/init': (state) => (state === 'uninitialized' ? 400 : 409),
   // An empty body is refused as malformed before anything else is looked at.
   'POST /v1/sys/unseal': () => 400,
+  // The resolver keeps serving while sealed (docs/dns.md); this server runs without dns.enabled.
+  'GET /dns-query': () => 404,
+  'HEAD /dns-query': () => 404,
+  'POST /dns-query': () => 404,
+  'GET /dns-query/:token': () => 404,
+  'HEAD /dns-query/:token': () => 404,
+  'POST /dns-query/:token': () => 404,
 };
 
 function concretePath(url: string): string {

@@ -96,6 +96,19 @@ export class ClientGroupStore {
     return rows.map((r) => this.#decode(r));
   }
 
+  /** Where groups sit (org, project), without decrypting their settings: for per-entry policy look-ups. */
+  async placement(
+    ids: readonly string[] | null,
+  ): Promise<{ id: string; orgId: string; projectId: string | null }[]> {
+    if (ids !== null && ids.length === 0) return [];
+    let query = this.#storage.db
+      .selectFrom('dns_client_groups')
+      .select(['id', 'org_id', 'project_id']);
+    if (ids !== null) query = query.where('id', 'in', [...ids]);
+    const rows = await query.execute();
+    return rows.map((r) => ({ id: r.id, orgId: r.org_id, projectId: r.project_id }));
+  }
+
   async countForOrg(orgId: string): Promise<number> {
     const row = await this.#storage.db
       .selectFrom('dns_client_groups')

@@ -1,6 +1,7 @@
 import type { DnsServer } from '@bulwark/dns';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { App } from '../http/app.ts';
+import { toErrorBody } from '../http/error-mapping.ts';
 
 /**
  * DNS over HTTPS (RFC 8484) on the main HTTPS port: `/dns-query` for
@@ -24,8 +25,7 @@ export function registerDohRoutes(dns: () => DnsServer | null) {
       if (!server) {
         return reply
           .status(404)
-          .type('text/plain')
-          .send('DNS over HTTPS is not enabled on this server (dns.enabled)');
+          .send(toErrorBody('not_found', 'DNS over HTTPS is not enabled on this server (dns.enabled).'));
       }
       const answer = await server.handleDoh({
         method: req.method,

@@ -128,7 +128,7 @@ export const groupBody = z
         ipv6: address(6).nullable().default(null),
       })
       .strict()
-      .default({ ipv4: null, ipv6: null }),
+      .default(() => ({ ipv4: null, ipv6: null })),
   })
   .strict()
   .superRefine((group, ctx) => {

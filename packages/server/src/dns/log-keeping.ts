@@ -22,9 +22,8 @@ export async function keepQueries(
   const lookup = new DnsPolicyLookup(storage);
   const groupIds = [...new Set(entries.map((e) => e.groupId).filter((id) => id !== null))];
   const projectOf = new Map<string, string | null>();
-  if (groupIds.length > 0) {
-    for (const g of await new ClientGroupStore(storage).list(null))
-      projectOf.set(g.id, g.projectId);
+  for (const g of await new ClientGroupStore(storage).placement(groupIds)) {
+    projectOf.set(g.id, g.projectId);
   }
   const kept: QueryLogEntry[] = [];
   for (const raw of entries) {
@@ -60,7 +59,7 @@ export async function pruneQueryLog(storage: Storage, now: Date): Promise<number
   for (const { id } of orgs) {
     pruned += await log.pruneOrg(id, cutoff((await lookup.org(id)).dnsQueryLogRetentionDays));
   }
-  for (const group of await new ClientGroupStore(storage).list(null)) {
+  for (const group of await new ClientGroupStore(storage).placement(null)) {
     if (group.projectId === null) continue;
     const org = (await lookup.org(group.orgId)).dnsQueryLogRetentionDays;
     const days = (await lookup.effective(group.orgId, group.projectId)).dnsQueryLogRetentionDays;

@@ -22,10 +22,11 @@ import {
   deleteRecord,
   deleteZone,
   type RecordInput,
+  type RecordView,
   recordView,
   replaceRecord,
 } from './zone-changes.ts';
-import { ZoneStore } from './zones.ts';
+import { type StoredZone, ZoneStore } from './zones.ts';
 
 export interface DnsDirectoryDeps {
   /** The identity services while unsealed (storage and clock); throws `sealed` otherwise. */
@@ -66,18 +67,19 @@ export class DnsDirectoryService {
 
   // --- zones and records ---------------------------------------------------------
 
-  async listZones(orgId: string) {
-    return { zones: await new ZoneStore(this.storage()).list(orgId) };
+  listZones(orgId: string): Promise<StoredZone[]> {
+    return new ZoneStore(this.storage()).list(orgId);
   }
 
-  async zone(orgId: string, zoneId: string) {
+  /** A zone of the org with its records (not_found for another org's). */
+  async zone(orgId: string, zoneId: string): Promise<StoredZone & { records: RecordView[] }> {
     const storage = this.storage();
     const zone = await zoneOfOrg(storage, orgId, zoneId);
     const records = await new ZoneStore(storage).records([zone.id]);
-    return { zone: { ...zone, records: records.map(recordView) } };
+    return { ...zone, records: records.map(recordView) };
   }
 
-  createZone(who: AuditActor, orgId: string, name: string) {
+  createZone(who: AuditActor, orgId: string, name: string): Promise<StoredZone> {
     return this.#change(who, orgId, (tx) => createZone(tx, orgId, name));
   }
 
@@ -85,7 +87,12 @@ export class DnsDirectoryService {
     return this.#change(who, orgId, (tx) => deleteZone(tx, orgId, zoneId));
   }
 
-  async addRecord(who: AuditActor, orgId: string, zoneId: string, input: RecordInput) {
+  async addRecord(
+    who: AuditActor,
+    orgId: string,
+    zoneId: string,
+    input: RecordInput,
+  ): Promise<RecordView> {
     return recordView(await this.#change(who, orgId, (tx) => addRecord(tx, orgId, zoneId, input)));
   }
 
@@ -95,7 +102,7 @@ export class DnsDirectoryService {
     zoneId: string,
     recordId: string,
     input: RecordInput,
-  ) {
+  ): Promise<RecordView> {
     return recordView(
       await this.#change(who, orgId, (tx) => replaceRecord(tx, orgId, zoneId, recordId, input)),
     );

@@ -129,6 +129,8 @@ export async function deleteRecord(
   });
 }
 
+export type RecordView = ReturnType<typeof recordView>;
+
 /** What the API shows of a record. */
 export function recordView(r: StoredRecord) {
   return {

@@ -10,7 +10,9 @@ export function registerZoneRoutes(deps: DnsRouteDeps) {
   const base = '/v1/orgs/:orgId/dns/zones';
 
   return (app: App): void => {
-    app.get(base, { config: { action: 'dns.read' } }, async (req) => dns.listZones(scopeOrg(req)));
+    app.get(base, { config: { action: 'dns.read' } }, async (req) => ({
+      zones: await dns.listZones(scopeOrg(req)),
+    }));
 
     app.post(base, { config: { action: 'dns.manage' } }, async (req, reply) => {
       const { name } = zoneBody.parse(req.body);
@@ -20,7 +22,7 @@ export function registerZoneRoutes(deps: DnsRouteDeps) {
 
     app.get(`${base}/:zoneId`, { config: { action: 'dns.read' } }, async (req) => {
       const { zoneId } = zoneParams.parse(req.params);
-      return dns.zone(scopeOrg(req), zoneId);
+      return { zone: await dns.zone(scopeOrg(req), zoneId) };
     });
 
     app.delete(`${base}/:zoneId`, { config: { action: 'dns.manage' } }, async (req, reply) => {
