@@ -55,6 +55,7 @@ import {
   type DnsperfResult,
   dnsperf,
   firstAnswer,
+  pinned,
   query,
   residentMemory,
   unboundConfig,
@@ -67,6 +68,7 @@ const { values: flags } = parseArgs({
     rate: { type: 'string', default: '10000' },
     'latency-seconds': { type: 'string', default: '5' },
     rounds: { type: 'string', default: '3' },
+    nice: { type: 'string', default: '0' },
     hosts: { type: 'string', default: '1000' },
     blocked: { type: 'string', default: '1000' },
     'cpu-prof': { type: 'string' },
@@ -78,6 +80,7 @@ const bigNames = Number(flags.names);
 const rate = Number(flags.rate);
 const latencySeconds = Number(flags['latency-seconds']);
 const rounds = Number(flags.rounds);
+const nice = Number(flags.nice);
 const hostCount = Number(flags.hosts);
 const blockedCount = Number(flags.blocked);
 const cpuProfDir = flags['cpu-prof'] ? resolve(flags['cpu-prof']) : null;
@@ -236,7 +239,7 @@ async function startOurs(
   const serveFile = new URL('./serve.ts', import.meta.url).pathname;
   const t0 = performance.now();
   const child = track(
-    spawn('taskset', ['-c', String(SERVER_CORE), ...node, serveFile, configFile], {
+    spawn(...pinned(SERVER_CORE, nice, [...node, serveFile, configFile]), {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     }),
   );
@@ -308,7 +311,7 @@ async function startUnbound(
   writeFileSync(confFile, conf);
   const t0 = performance.now();
   const child = track(
-    spawn('taskset', ['-c', String(SERVER_CORE), 'unbound', '-d', '-c', confFile], {
+    spawn(...pinned(SERVER_CORE, nice, ['unbound', '-d', '-c', confFile]), {
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
   );
@@ -344,7 +347,7 @@ async function startEcho(port: number): Promise<Running> {
   const echoFile = new URL('./echo.ts', import.meta.url).pathname;
   const t0 = performance.now();
   const child = track(
-    spawn('taskset', ['-c', String(SERVER_CORE), process.execPath, echoFile, String(port)], {
+    spawn(...pinned(SERVER_CORE, nice, [process.execPath, echoFile, String(port)]), {
       stdio: ['ignore', 'inherit', 'inherit'],
     }),
   );
@@ -414,7 +417,16 @@ interface Step {
 
 async function main(): Promise<void> {
   const info = machine();
-  emit({ measure: 'machine', ...info, seconds, names: bigNames, rate, latencySeconds, rounds });
+  emit({
+    measure: 'machine',
+    ...info,
+    seconds,
+    names: bigNames,
+    rate,
+    latencySeconds,
+    rounds,
+    nice,
+  });
   const tmp = mkdtempSync(join(tmpdir(), 'bulwark-dns-bench-'));
   let authority: TestAuthority | null = null;
   const running = new Set<Running>();
@@ -670,6 +682,7 @@ async function primeCache(
     maxRuns: 1,
     outstanding: 20,
     core: CLIENT_CORE,
+    nice,
     serverCore: SERVER_CORE,
     serverPid: server.pid,
   });
@@ -707,6 +720,7 @@ async function runStep(
     seconds: step.rate ? latencySeconds : seconds,
     ...(step.rate ? { rate: step.rate } : {}),
     core: CLIENT_CORE,
+    nice,
     serverCore: SERVER_CORE,
     serverPid: server.pid,
   });
@@ -906,6 +920,7 @@ function report(info: ReturnType<typeof machine>, results: ConfigResult[]): void
           seconds,
           latencySeconds,
           rounds,
+          nice,
           rate,
           names: bigNames,
           hosts: hostCount,

@@ -45,6 +45,16 @@ export function coreTimes(): { busy: number; total: number }[] {
   return out;
 }
 
+/**
+ * The command line that runs argv pinned to one core (taskset), at a nice
+ * level when one is given (nice and taskset both exec, so the child's pid
+ * is the program's own).
+ */
+export function pinned(core: number, nice: number, argv: string[]): [string, string[]] {
+  const taskset = ['-c', String(core), ...argv];
+  return nice === 0 ? ['taskset', taskset] : ['nice', ['-n', String(nice), 'taskset', ...taskset]];
+}
+
 export interface DnsperfResult {
   sent: number;
   completed: number;
@@ -81,11 +91,13 @@ export interface DnsperfOptions {
   outstanding?: number;
   /** Run through the file this many times at most (-n). */
   maxRuns?: number;
+  /** Nice level of dnsperf (0: unchanged). */
+  nice?: number;
 }
 
 /** Runs dnsperf pinned to a core and reads its summary; samples CPU over the run's middle. */
 export async function dnsperf(opts: DnsperfOptions): Promise<DnsperfResult> {
-  const args = ['-c', String(opts.core), 'dnsperf', '-s', '127.0.0.1', '-p', String(opts.port)];
+  const args = ['dnsperf', '-s', '127.0.0.1', '-p', String(opts.port)];
   args.push(
     '-d',
     opts.queryFile,
@@ -96,7 +108,8 @@ export async function dnsperf(opts: DnsperfOptions): Promise<DnsperfResult> {
   );
   if (opts.maxRuns !== undefined) args.push('-n', String(opts.maxRuns));
   if (opts.rate !== undefined) args.push('-Q', String(opts.rate), '-v');
-  const child = spawn('taskset', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const [command, argv] = pinned(opts.core, opts.nice ?? 0, args);
+  const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   child.stdout.on('data', (b: Buffer) => out.push(b));
