@@ -2,7 +2,7 @@
  * DNS benchmark (the DNS firewall issue's figures): our resolver and
  * Unbound, side by side in one run, measured with dnsperf on loopback.
  *
- *   node bench/dns/run.ts [--seconds 10] [--names 1000000] [--rate 10000]
+ *   node bench/dns/run.ts [--seconds 10] [--names 1000000] [--rate 5000]
  *                         [--latency-seconds 5] [--hosts 1000] [--blocked 1000]
  *                         [--cpu-prof <dir>] [--keep]
  *
@@ -65,7 +65,7 @@ const { values: flags } = parseArgs({
   options: {
     seconds: { type: 'string', default: '10' },
     names: { type: 'string', default: '1000000' },
-    rate: { type: 'string', default: '10000' },
+    rate: { type: 'string', default: '5000' },
     'latency-seconds': { type: 'string', default: '5' },
     rounds: { type: 'string', default: '3' },
     nice: { type: 'string', default: '0' },

@@ -24,14 +24,20 @@ describe('DNS resolver: answers and cache', () => {
     const udp = w.dns.ports.udp ?? 0;
     const first = await dig(host, udp, ['www.example.com', 'A']);
     assert.equal(first.status, 'NOERROR');
-    assert.deepEqual(first.answers.map((a) => a.data), ['93.184.215.14']);
+    assert.deepEqual(
+      first.answers.map((a) => a.data),
+      ['93.184.215.14'],
+    );
     assert.ok(first.flags.includes('ra'));
     const asked = w.authority.queries.filter((q) => q.name === 'www.example.com').length;
     assert.equal(asked, 1);
     await new Promise((r) => setTimeout(r, 1100));
     const second = await dig(host, w.dns.ports.tcp ?? 0, ['+tcp', 'WWW.Example.COM', 'A']);
     assert.equal(second.status, 'NOERROR');
-    assert.deepEqual(second.answers.map((a) => a.data), ['93.184.215.14']);
+    assert.deepEqual(
+      second.answers.map((a) => a.data),
+      ['93.184.215.14'],
+    );
     assert.ok((second.answers[0]?.ttl ?? 300) < 300, 'the cached TTL counts down');
     assert.equal(w.authority.queries.filter((q) => q.name === 'www.example.com').length, 1);
   });
@@ -44,7 +50,10 @@ describe('DNS resolver: answers and cache', () => {
     assert.equal(a.status, 'NXDOMAIN');
     assert.equal(b.status, 'NXDOMAIN');
     assert.equal(b.authority[0]?.type, 'SOA');
-    assert.equal(w.authority.queries.filter((q) => q.name === 'nothing-here.example.com').length, 1);
+    assert.equal(
+      w.authority.queries.filter((q) => q.name === 'nothing-here.example.com').length,
+      1,
+    );
   });
 
   it('pads answers over DNS over TLS and checks the upstream was asked with padding', async (t) => {
@@ -59,8 +68,14 @@ describe('DNS resolver: answers and cache', () => {
       'AAAA',
     ]);
     assert.equal(answer.status, 'NOERROR');
-    assert.deepEqual(answer.answers.map((a) => a.data), ['2606:2800:21f:cb07::1']);
-    assert.ok(answer.padding !== null && answer.padding > 0, `padding in the answer: ${answer.raw}`);
+    assert.deepEqual(
+      answer.answers.map((a) => a.data),
+      ['2606:2800:21f:cb07::1'],
+    );
+    assert.ok(
+      answer.padding !== null && answer.padding > 0,
+      `padding in the answer: ${answer.raw}`,
+    );
   });
 
   it('retries a truncated UDP answer over TCP and gets it whole', async (t) => {
@@ -78,12 +93,18 @@ describe('DNS resolver: answers and cache', () => {
     const w = await startDnsWorld(t);
     const udp = w.dns.ports.udp ?? 0;
     const fresh = await dig(host, udp, ['short.example.com', 'A']);
-    assert.deepEqual(fresh.answers.map((a) => a.data), ['192.0.2.50']);
+    assert.deepEqual(
+      fresh.answers.map((a) => a.data),
+      ['192.0.2.50'],
+    );
     w.authority.mode = 'refuse-connections';
     await new Promise((r) => setTimeout(r, 1500));
     const stale = await dig(host, udp, ['short.example.com', 'A']);
     assert.equal(stale.status, 'NOERROR');
-    assert.deepEqual(stale.answers.map((a) => a.data), ['192.0.2.50']);
+    assert.deepEqual(
+      stale.answers.map((a) => a.data),
+      ['192.0.2.50'],
+    );
     assert.equal(stale.answers[0]?.ttl, 30, 'stale answers carry TTL 30 (RFC 8767)');
     const none = await dig(host, udp, ['never-seen.example.com', 'A']);
     assert.equal(none.status, 'SERVFAIL');
@@ -124,20 +145,33 @@ describe('DNS firewall: lists, answer modes, rebinding', () => {
     assert.equal(ads.status, 'NXDOMAIN');
     assert.match(ads.ede ?? '', /blocked/i);
     const good = await dig(host, udp, ['good.ads.example.net']);
-    assert.deepEqual(good.answers.map((a) => a.data), ['198.51.100.3'], '@@ exception wins');
+    assert.deepEqual(
+      good.answers.map((a) => a.data),
+      ['198.51.100.3'],
+      '@@ exception wins',
+    );
     assert.equal((await dig(host, udp, ['phish.example.com'])).status, 'NXDOMAIN');
     const nodata = await dig(host, udp, ['nodata.example.com']);
     assert.equal(nodata.status, 'NOERROR');
     assert.equal(nodata.answers.length, 0);
     const local = await dig(host, udp, ['local.example.com', 'A']);
-    assert.deepEqual(local.answers.map((a) => a.data), ['0.0.0.0']);
+    assert.deepEqual(
+      local.answers.map((a) => a.data),
+      ['0.0.0.0'],
+    );
     const pixel = await dig(host, udp, ['pixel.example.com', 'AAAA']);
-    assert.deepEqual(pixel.answers.map((a) => a.data), ['::']);
+    assert.deepEqual(
+      pixel.answers.map((a) => a.data),
+      ['::'],
+    );
     // None of the blocked names went to the upstream.
     const leaked = w.authority.queries.filter((q) =>
       /tracker|bad\.example|^(cdn\.)?ads\.example\.net$|phish|pixel/.test(q.name),
     );
-    assert.deepEqual(leaked.map((q) => q.name), []);
+    assert.deepEqual(
+      leaked.map((q) => q.name),
+      [],
+    );
     // A CNAME to a blocked name is blocked (CNAME cloaking).
     assert.equal((await dig(host, udp, ['metrics.shop.example'])).status, 'NXDOMAIN');
   });
@@ -174,12 +208,20 @@ describe('DNS firewall: lists, answer modes, rebinding', () => {
     body = '||ads.example.net^\n';
     assert.equal((await w.dns.lists.refresh('remote')).error, null);
     assert.equal((await dig(host, udp, ['ads.example.net'])).status, 'NXDOMAIN');
-    assert.equal((await dig(host, udp, ['tracker.example.org'])).status, 'NOERROR', 'the new copy replaced the old');
+    assert.equal(
+      (await dig(host, udp, ['tracker.example.org'])).status,
+      'NOERROR',
+      'the new copy replaced the old',
+    );
     status = 503;
     const failed = await w.dns.lists.refresh('remote');
     assert.equal(failed.error, 'HTTP 503');
     assert.equal(failed.rules, 1);
-    assert.equal((await dig(host, udp, ['ads.example.net'])).status, 'NXDOMAIN', 'still blocked while the host is down');
+    assert.equal(
+      (await dig(host, udp, ['ads.example.net'])).status,
+      'NXDOMAIN',
+      'still blocked while the host is down',
+    );
   });
 
   it('answers with the sinkhole address when the policy says so', async (t) => {
@@ -189,27 +231,45 @@ describe('DNS firewall: lists, answer modes, rebinding', () => {
       lists,
       defaults: {
         ...loopbackDefaults,
-        policy: { ...defaultPolicy, answer: 'sinkhole', sinkhole: { ipv4: '192.0.2.253', ipv6: '2001:db8::253' } },
+        policy: {
+          ...defaultPolicy,
+          answer: 'sinkhole',
+          sinkhole: { ipv4: '192.0.2.253', ipv6: '2001:db8::253' },
+        },
       },
     });
     const udp = w.dns.ports.udp ?? 0;
-    assert.deepEqual((await dig(host, udp, ['bad.example.com', 'A'])).answers.map((a) => a.data), ['192.0.2.253']);
-    assert.deepEqual((await dig(host, udp, ['bad.example.com', 'AAAA'])).answers.map((a) => a.data), ['2001:db8::253']);
+    assert.deepEqual(
+      (await dig(host, udp, ['bad.example.com', 'A'])).answers.map((a) => a.data),
+      ['192.0.2.253'],
+    );
+    assert.deepEqual(
+      (await dig(host, udp, ['bad.example.com', 'AAAA'])).answers.map((a) => a.data),
+      ['2001:db8::253'],
+    );
   });
 
   it('drops private addresses from public names (rebinding), except names allowed', async (t) => {
     const w = await startDnsWorld(t, { rebindingAllowed: ['vpn.example.com'] });
     const udp = w.dns.ports.udp ?? 0;
     const rebind = await dig(host, udp, ['rebind.example.com', 'A']);
-    assert.deepEqual(rebind.answers.map((a) => a.data), ['203.0.113.7']);
+    assert.deepEqual(
+      rebind.answers.map((a) => a.data),
+      ['203.0.113.7'],
+    );
     const vpn = await dig(host, udp, ['vpn.example.com', 'A']);
-    assert.deepEqual(vpn.answers.map((a) => a.data), ['10.8.0.1']);
+    assert.deepEqual(
+      vpn.answers.map((a) => a.data),
+      ['10.8.0.1'],
+    );
   });
 });
 
 describe('DNS abuse limits and bad input', () => {
   it('refuses recursion to addresses outside the allowed ranges', async (t) => {
-    const w = await startDnsWorld(t, { defaults: { ...loopbackDefaults, allowedRanges: ['10.0.0.0/8'] } });
+    const w = await startDnsWorld(t, {
+      defaults: { ...loopbackDefaults, allowedRanges: ['10.0.0.0/8'] },
+    });
     const answer = await dig(host, w.dns.ports.udp ?? 0, ['www.example.com']);
     assert.equal(answer.status, 'REFUSED');
     assert.equal(w.authority.queries.length, 0);
@@ -220,13 +280,17 @@ describe('DNS abuse limits and bad input', () => {
     const udp = w.dns.ports.udp ?? 0;
     await dig(host, udp, ['www.example.com']);
     const replies = await blast(udp, 60);
-    const full = replies.filter((r) => (r.flags ?? 0) & 0x0200 ? false : (r.answers?.length ?? 0) > 0);
+    const full = replies.filter((r) =>
+      (r.flags ?? 0) & 0x0200 ? false : (r.answers?.length ?? 0) > 0,
+    );
     const slipped = replies.filter((r) => ((r.flags ?? 0) & 0x0200) !== 0);
     assert.ok(full.length <= 12, `at most the burst is answered in full, got ${full.length}`);
     assert.ok(slipped.length > 0, 'some answers slip with TC so real clients retry over TCP');
     assert.ok(replies.length < 60, 'the rest are dropped');
     const tcp = await Promise.all(
-      Array.from({ length: 16 }, () => dig(host, w.dns.ports.tcp ?? 0, ['+tcp', 'www.example.com'])),
+      Array.from({ length: 16 }, () =>
+        dig(host, w.dns.ports.tcp ?? 0, ['+tcp', 'www.example.com']),
+      ),
     );
     const refused = tcp.filter((a) => a.status === 'REFUSED').length;
     assert.ok(refused > 0, 'over TCP the limit answers REFUSED (no slip: TCP is not spoofable)');
@@ -236,11 +300,21 @@ describe('DNS abuse limits and bad input', () => {
   it('survives garbage, compression loops and oversized TCP frames, and keeps serving', async (t) => {
     const w = await startDnsWorld(t);
     const udp = w.dns.ports.udp ?? 0;
-    const good = packet.encode({ type: 'query', id: 7, flags: packet.RECURSION_DESIRED, questions: [{ type: 'A', name: 'www.example.com' }] });
+    const good = packet.encode({
+      type: 'query',
+      id: 7,
+      flags: packet.RECURSION_DESIRED,
+      questions: [{ type: 'A', name: 'www.example.com' }],
+    });
     // A name whose compression pointer points at itself.
     const loop = Buffer.from(good);
     loop.writeUInt16BE(0xc00c, 12);
-    const replies = await sendRaw(udp, [Buffer.from('not dns at all'), Buffer.alloc(5), loop, good.subarray(0, 20)]);
+    const replies = await sendRaw(udp, [
+      Buffer.from('not dns at all'),
+      Buffer.alloc(5),
+      loop,
+      good.subarray(0, 20),
+    ]);
     const loopReply = replies.find((r) => r.readUInt16BE(0) === 7);
     assert.ok(loopReply, 'a readable header gets an answer');
     assert.equal(loopReply.readUInt16BE(2) & 0xf, 1, 'FORMERR');
@@ -273,7 +347,11 @@ describe('DNS air-gapped and internal zones', () => {
             { name: 'corp.example', type: 'MX', ttl: 600, data: '10 mail.corp.example' },
           ],
         },
-        { name: 'other.example', orgId: 'org-b', records: [{ name: 'secret.other.example', type: 'A', ttl: 600, data: '10.9.9.9' }] },
+        {
+          name: 'other.example',
+          orgId: 'org-b',
+          records: [{ name: 'secret.other.example', type: 'A', ttl: 600, data: '10.9.9.9' }],
+        },
       ],
       groups: [
         {
@@ -291,12 +369,26 @@ describe('DNS air-gapped and internal zones', () => {
     const intranet = await dig(host, udp, ['intranet.corp.example', 'A']);
     assert.equal(intranet.status, 'NOERROR');
     assert.ok(intranet.flags.includes('aa'), 'authoritative');
-    assert.deepEqual(intranet.answers.map((a) => a.data), ['10.1.2.3']);
+    assert.deepEqual(
+      intranet.answers.map((a) => a.data),
+      ['10.1.2.3'],
+    );
     const mx = await dig(host, udp, ['corp.example', 'MX']);
-    assert.deepEqual(mx.answers.map((a) => a.data), ['10 mail.corp.example.']);
+    assert.deepEqual(
+      mx.answers.map((a) => a.data),
+      ['10 mail.corp.example.'],
+    );
     assert.equal((await dig(host, udp, ['missing.corp.example'])).status, 'NXDOMAIN');
-    assert.equal((await dig(host, udp, ['secret.other.example'])).status, 'REFUSED', 'org B’s zone is not ours');
-    assert.equal((await dig(host, udp, ['www.example.com'])).status, 'REFUSED', 'air-gapped: no recursion');
+    assert.equal(
+      (await dig(host, udp, ['secret.other.example'])).status,
+      'REFUSED',
+      'org B’s zone is not ours',
+    );
+    assert.equal(
+      (await dig(host, udp, ['www.example.com'])).status,
+      'REFUSED',
+      'air-gapped: no recursion',
+    );
   });
 });
 
@@ -313,7 +405,12 @@ describe('DNS internal zones beside recursion', () => {
           records: [
             { name: 'www.corp.example', type: 'CNAME', ttl: 600, data: 'www.example.com' },
             { name: 'stats.corp.example', type: 'CNAME', ttl: 600, data: 'tracker.example.org' },
-            { name: '_sip._tcp.corp.example', type: 'SRV', ttl: 600, data: '10 5 5060 sip.corp.example' },
+            {
+              name: '_sip._tcp.corp.example',
+              type: 'SRV',
+              ttl: 600,
+              data: '10 5 5060 sip.corp.example',
+            },
           ],
         },
       ],
@@ -338,9 +435,16 @@ describe('DNS internal zones beside recursion', () => {
         ['A', '93.184.215.14'],
       ],
     );
-    assert.equal((await dig(host, udp, ['stats.corp.example', 'A'])).status, 'NXDOMAIN', 'alias to a blocked name');
+    assert.equal(
+      (await dig(host, udp, ['stats.corp.example', 'A'])).status,
+      'NXDOMAIN',
+      'alias to a blocked name',
+    );
     const srv = await dig(host, udp, ['_sip._tcp.corp.example', 'SRV']);
-    assert.deepEqual(srv.answers.map((a) => a.data), ['10 5 5060 sip.corp.example.']);
+    assert.deepEqual(
+      srv.answers.map((a) => a.data),
+      ['10 5 5060 sip.corp.example.'],
+    );
   });
 });
 
@@ -351,7 +455,16 @@ async function blast(port: number, n: number): Promise<packet.Packet[]> {
   socket.on('message', (m) => replies.push(packet.decode(m)));
   await new Promise<void>((r) => socket.bind(0, host, () => r()));
   for (let i = 0; i < n; i++) {
-    socket.send(packet.encode({ type: 'query', id: i, flags: packet.RECURSION_DESIRED, questions: [{ type: 'A', name: 'www.example.com' }] }), port, host);
+    socket.send(
+      packet.encode({
+        type: 'query',
+        id: i,
+        flags: packet.RECURSION_DESIRED,
+        questions: [{ type: 'A', name: 'www.example.com' }],
+      }),
+      port,
+      host,
+    );
   }
   await new Promise((r) => setTimeout(r, 1000));
   socket.close();

@@ -9,11 +9,11 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import * as packet from 'dns-packet';
 import { startTestAuthority } from '@bulwark/dns/testing';
+import * as packet from 'dns-packet';
 import { dig, kdig } from '../support/dig.ts';
-import { internetRecords } from '../support/dns-world.ts';
 import { buildWorld, givePasskey } from '../support/directory-world.ts';
+import { internetRecords } from '../support/dns-world.ts';
 import { httpsRequest } from '../support/https.ts';
 import { makeTestPki } from '../support/pki.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
@@ -26,7 +26,10 @@ async function dnsServer(t: TestContext) {
   const pki = await makeTestPki(join(dir, 'pki'), 'Upstream CA');
   const authority = await startTestAuthority({
     records: internetRecords,
-    tls: { cert: readFileSync(pki.serverCertFile, 'utf8'), key: readFileSync(pki.serverKeyFile, 'utf8') },
+    tls: {
+      cert: readFileSync(pki.serverCertFile, 'utf8'),
+      key: readFileSync(pki.serverKeyFile, 'utf8'),
+    },
   });
   t.after(() => authority.close());
   const listPath = join(dir, 'ads.txt');
@@ -52,16 +55,36 @@ async function dnsServer(t: TestContext) {
   return { server, dns, authority, pki, dir };
 }
 
+/** The parts of the DNS API's answers these tests read. */
+interface ApiJson {
+  zone: { id: string };
+  group: { id: string };
+  client: { id: string };
+  dohUrl: string;
+  queries: { name: string; client: string | null; outcome: string }[];
+  stats: unknown;
+}
+
 async function unsealedWorld(server: TestServer) {
-  const init = await server.request('/v1/sys/init', { method: 'POST', body: { passphrase: 'dns e2e passphrase' } });
+  const init = await server.request('/v1/sys/init', {
+    method: 'POST',
+    body: { passphrase: 'dns e2e passphrase' },
+  });
   assert.equal(init.status, 200, init.body);
   const world = await buildWorld(server);
   await givePasskey(server, world.people.orgAdmin.id, 'adce0002-35bc-c60a-648b-0b25f1f05503');
   const admin = world.people.orgAdmin.token as string;
-  const call = async (path: string, status: number, opts: { method?: string; body?: unknown } = {}) => {
-    const answer = await server.request(path, { ...opts, headers: { authorization: `Bearer ${admin}` } });
+  const call = async (
+    path: string,
+    status: number,
+    opts: { method?: string; body?: unknown } = {},
+  ) => {
+    const answer = await server.request(path, {
+      ...opts,
+      headers: { authorization: `Bearer ${admin}` },
+    });
     assert.equal(answer.status, status, `${opts.method ?? 'GET'} ${path}: ${answer.body}`);
-    return (answer.body === '' ? {} : JSON.parse(answer.body)) as Record<string, any>;
+    return (answer.body === '' ? {} : JSON.parse(answer.body)) as ApiJson;
   };
   return { world, call, org: world.acme };
 }
@@ -71,11 +94,17 @@ describe('DNS firewall in the server', () => {
     const { server, dns } = await dnsServer(t);
     const udp = dns.ports.udp ?? 0;
     // Before init: the defaults (loopback allowed, ads blocked) already work.
-    assert.deepEqual((await dig(host, udp, ['www.example.com'])).answers.map((a) => a.data), ['93.184.215.14']);
+    assert.deepEqual(
+      (await dig(host, udp, ['www.example.com'])).answers.map((a) => a.data),
+      ['93.184.215.14'],
+    );
     assert.equal((await dig(host, udp, ['ads.example.net'])).status, 'NXDOMAIN');
 
     const { call, org } = await unsealedWorld(server);
-    const { zone } = await call(`/v1/orgs/${org}/dns/zones`, 201, { method: 'POST', body: { name: 'corp.example' } });
+    const { zone } = await call(`/v1/orgs/${org}/dns/zones`, 201, {
+      method: 'POST',
+      body: { name: 'corp.example' },
+    });
     await call(`/v1/orgs/${org}/dns/zones/${zone.id}/records`, 201, {
       method: 'POST',
       body: { name: 'intranet.corp.example', type: 'A', ttl: 600, data: '10.1.2.3' },
@@ -93,7 +122,10 @@ describe('DNS firewall in the server', () => {
       },
     });
     const intranet = await dig(host, udp, ['intranet.corp.example']);
-    assert.deepEqual(intranet.answers.map((a) => a.data), ['10.1.2.3']);
+    assert.deepEqual(
+      intranet.answers.map((a) => a.data),
+      ['10.1.2.3'],
+    );
     assert.ok(intranet.flags.includes('aa'));
     assert.deepEqual(
       (await dig(host, udp, ['www.example.com'])).answers.map((a) => a.data),
@@ -104,7 +136,10 @@ describe('DNS firewall in the server', () => {
     // Seal: org data leaves the resolver, resolution goes on with the defaults.
     await server.handle.seal.seal();
     assert.equal((await dig(host, udp, ['intranet.corp.example'])).status, 'NXDOMAIN');
-    assert.deepEqual((await dig(host, udp, ['www.example.com'])).answers.map((a) => a.data), ['93.184.215.14']);
+    assert.deepEqual(
+      (await dig(host, udp, ['www.example.com'])).answers.map((a) => a.data),
+      ['93.184.215.14'],
+    );
   });
 
   it('recognises a device by its DoH URL token and its DoT certificate; refuses bad DoH requests', async (t) => {
@@ -123,7 +158,10 @@ describe('DNS firewall in the server', () => {
     const devicePki = await makeTestPki(join(dir, 'device'), 'Device CA');
     const laptop = await call(`/v1/orgs/${org}/dns/groups/${group.id}/clients`, 201, {
       method: 'POST',
-      body: { name: 'Ada’s laptop', certificatePem: readFileSync(devicePki.clientCertFile, 'utf8') },
+      body: {
+        name: 'Ada’s laptop',
+        certificatePem: readFileSync(devicePki.clientCertFile, 'utf8'),
+      },
     });
     const port = new URL(server.handle.url).port;
     const tokenPath = new URL(laptop.dohUrl as string).pathname;
@@ -137,10 +175,24 @@ describe('DNS firewall in the server', () => {
       'tracker.example.org',
     ]);
     assert.equal(viaToken.status, 'NXDOMAIN', viaToken.raw);
-    const viaGet = await kdig(host, Number(port), [`+https=${tokenPath}`, '+https-get', `+tls-ca=${caFile}`, '+tls-hostname=localhost', 'www.example.com']);
-    assert.deepEqual(viaGet.answers.map((a) => a.data), ['93.184.215.14']);
+    const viaGet = await kdig(host, Number(port), [
+      `+https=${tokenPath}`,
+      '+https-get',
+      `+tls-ca=${caFile}`,
+      '+tls-hostname=localhost',
+      'www.example.com',
+    ]);
+    assert.deepEqual(
+      viaGet.answers.map((a) => a.data),
+      ['93.184.215.14'],
+    );
     // Without it, the same client is just an address with the defaults: not blocked.
-    const plain = await kdig(host, Number(port), ['+https', `+tls-ca=${caFile}`, '+tls-hostname=localhost', 'tracker.example.org']);
+    const plain = await kdig(host, Number(port), [
+      '+https',
+      `+tls-ca=${caFile}`,
+      '+tls-hostname=localhost',
+      'tracker.example.org',
+    ]);
     assert.equal(plain.status, 'NOERROR');
 
     // By the certificate, over DNS over TLS.
@@ -152,19 +204,37 @@ describe('DNS firewall in the server', () => {
       'tracker.example.org',
     ]);
     assert.equal(viaCert.status, 'NXDOMAIN', viaCert.raw);
-    const noCert = await kdig(host, dns.ports.dot ?? 0, [`+tls-ca=${caFile}`, '+tls-hostname=localhost', 'tracker.example.org']);
+    const noCert = await kdig(host, dns.ports.dot ?? 0, [
+      `+tls-ca=${caFile}`,
+      '+tls-hostname=localhost',
+      'tracker.example.org',
+    ]);
     assert.equal(noCert.status, 'NOERROR');
 
     // Bad DoH requests: plain words, the right status, nobody else harmed.
-    const query = packet.encode({ type: 'query', id: 0, flags: packet.RECURSION_DESIRED, questions: [{ type: 'A', name: 'www.example.com' }] });
-    const wrongType = await server.request('/dns-query', { method: 'POST', body: 'hello', headers: { 'content-type': 'text/plain' } });
+    const query = packet.encode({
+      type: 'query',
+      id: 0,
+      flags: packet.RECURSION_DESIRED,
+      questions: [{ type: 'A', name: 'www.example.com' }],
+    });
+    const wrongType = await server.request('/dns-query', {
+      method: 'POST',
+      body: 'hello',
+      headers: { 'content-type': 'text/plain' },
+    });
     assert.equal(wrongType.status, 415);
     const badParam = await server.request('/dns-query?dns=***');
     assert.equal(badParam.status, 400);
     assert.match(badParam.body, /base64url/);
-    const unknownToken = await server.request(`/dns-query/not-a-token?dns=${query.toString('base64url')}`);
+    const unknownToken = await server.request(
+      `/dns-query/not-a-token?dns=${query.toString('base64url')}`,
+    );
     assert.equal(unknownToken.status, 403);
-    const garbage = await httpsRequest(`${server.handle.url}/dns-query?dns=${Buffer.from('garbage!garbage!').toString('base64url')}`, { ca: server.ca });
+    const garbage = await httpsRequest(
+      `${server.handle.url}/dns-query?dns=${Buffer.from('garbage!garbage!').toString('base64url')}`,
+      { ca: server.ca },
+    );
     assert.equal(garbage.status, 200, 'a readable header gets a DNS answer: FORMERR');
     await call(`/v1/orgs/${org}/dns/clients/${laptop.client.id}`, 204, { method: 'DELETE' });
     const revoked = await server.request(`${tokenPath}?dns=${query.toString('base64url')}`);
@@ -176,7 +246,13 @@ describe('DNS firewall in the server', () => {
     const { call, org } = await unsealedWorld(server);
     await call(`/v1/orgs/${org}/dns/groups`, 201, {
       method: 'POST',
-      body: { name: 'Office', sourceCidrs: ['127.0.0.0/8'], blockCategories: ['ads'], rules: [], answer: 'nxdomain' },
+      body: {
+        name: 'Office',
+        sourceCidrs: ['127.0.0.0/8'],
+        blockCategories: ['ads'],
+        rules: [],
+        answer: 'nxdomain',
+      },
     });
     const udp = dns.ports.udp ?? 0;
     await dig(host, udp, ['www.example.com']);
@@ -184,8 +260,13 @@ describe('DNS firewall in the server', () => {
     await dig(host, udp, ['cdn.ads.example.net']);
     await new Promise((r) => setTimeout(r, 1500));
     const log = await call(`/v1/orgs/${org}/dns/query-log`, 200);
-    const names = (log.queries as { name: string; client: string | null; outcome: string }[]).map((e) => [e.name, e.outcome]);
-    assert.ok(names.some(([n, o]) => n === 'ads.example.net' && o === 'blocked'), JSON.stringify(log));
+    const names = (log.queries as { name: string; client: string | null; outcome: string }[]).map(
+      (e) => [e.name, e.outcome],
+    );
+    assert.ok(
+      names.some(([n, o]) => n === 'ads.example.net' && o === 'blocked'),
+      JSON.stringify(log),
+    );
     assert.ok(
       (log.queries as { client: string | null }[]).every((e) => e.client === '127.0.0.0'),
       'the org default logs anonymised: the client’s network only',

@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { it } from 'node:test';
 import { startTestAuthority } from '@bulwark/dns/testing';
 import { dig } from '../support/dig.ts';
-import { internetRecords } from '../support/dns-world.ts';
 import { buildWorld, givePasskey } from '../support/directory-world.ts';
+import { internetRecords } from '../support/dns-world.ts';
 import { natsUrl } from '../support/nats.ts';
 import { makeTestPki } from '../support/pki.ts';
 import { postgresSchema } from '../support/postgres.ts';
@@ -28,7 +28,10 @@ it('a zone record made on node 1 is answered by node 2 within a second', async (
   const pki = await makeTestPki(join(base, 'pki'), 'Upstream CA');
   const authority = await startTestAuthority({
     records: internetRecords,
-    tls: { cert: readFileSync(pki.serverCertFile, 'utf8'), key: readFileSync(pki.serverKeyFile, 'utf8') },
+    tls: {
+      cert: readFileSync(pki.serverCertFile, 'utf8'),
+      key: readFileSync(pki.serverKeyFile, 'utf8'),
+    },
   });
   t.after(() => authority.close());
   const config = {
@@ -42,11 +45,21 @@ it('a zone record made on node 1 is answered by node 2 within a second', async (
   };
   const env = { BULWARK_NATS_URL: nats };
   mkdirSync(join(base, 'node1'));
-  const node1 = await startTestServer(t, { dataDir: join(base, 'node1'), postgres: pg, env, config });
+  const node1 = await startTestServer(t, {
+    dataDir: join(base, 'node1'),
+    postgres: pg,
+    env,
+    config,
+  });
   const init = await node1.request('/v1/sys/init', { method: 'POST', body: { passphrase } });
   assert.equal(init.status, 200, init.body);
   cpSync(node1.dataDir, join(base, 'node2'), { recursive: true });
-  const node2 = await startTestServer(t, { dataDir: join(base, 'node2'), postgres: pg, env, config });
+  const node2 = await startTestServer(t, {
+    dataDir: join(base, 'node2'),
+    postgres: pg,
+    env,
+    config,
+  });
   const unseal = await node2.request('/v1/sys/unseal', { method: 'POST', body: { passphrase } });
   assert.equal(unseal.status, 200, unseal.body);
 

@@ -21,22 +21,33 @@ export interface DigAnswer {
 }
 
 export async function dig(server: string, port: number, args: string[]): Promise<DigAnswer> {
-  const { stdout } = await run('dig', [`@${server}`, '-p', String(port), '+time=3', '+tries=1', ...args], {
-    timeout: 20_000,
-  });
+  const { stdout } = await run(
+    'dig',
+    [`@${server}`, '-p', String(port), '+time=3', '+tries=1', ...args],
+    {
+      timeout: 20_000,
+    },
+  );
   return parseDig(stdout);
 }
 
 export async function kdig(server: string, port: number, args: string[]): Promise<DigAnswer> {
-  const { stdout } = await run('kdig', [`@${server}`, '-p', String(port), '+time=3', '+retry=0', ...args], {
-    timeout: 20_000,
-  });
+  const { stdout } = await run(
+    'kdig',
+    [`@${server}`, '-p', String(port), '+time=3', '+retry=0', ...args],
+    {
+      timeout: 20_000,
+    },
+  );
   return parseDig(stdout);
 }
 
 export function parseDig(text: string): DigAnswer {
   const status = /status:\s*([A-Z]+)/i.exec(text)?.[1]?.toUpperCase() ?? 'NONE';
-  const flags = (/;;\s*flags:\s*([a-z ]*);/i.exec(text)?.[1] ?? '').trim().split(/\s+/).filter(Boolean);
+  const flags = (/;;\s*flags:\s*([a-z ]*);/i.exec(text)?.[1] ?? '')
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean);
   const section = (title: string) => {
     const start = text.search(new RegExp(`;; ${title} SECTION:`, 'i'));
     if (start < 0) return [];
@@ -45,7 +56,13 @@ export function parseDig(text: string): DigAnswer {
     for (const line of lines) {
       if (line.trim() === '' || line.startsWith(';;')) break;
       const m = /^(\S+)\s+(\d+)\s+IN\s+(\S+)\s+(.*)$/.exec(line.trim());
-      if (m) out.push({ name: m[1] ?? '', ttl: Number(m[2]), type: m[3] ?? '', data: (m[4] ?? '').trim() });
+      if (m)
+        out.push({
+          name: m[1] ?? '',
+          ttl: Number(m[2]),
+          type: m[3] ?? '',
+          data: (m[4] ?? '').trim(),
+        });
     }
     return out;
   };

@@ -14,11 +14,7 @@ import {
   type ListSource,
   startDnsServer,
 } from '@bulwark/dns';
-import {
-  type AuthorityRecord,
-  startTestAuthority,
-  type TestAuthority,
-} from '@bulwark/dns/testing';
+import { type AuthorityRecord, startTestAuthority, type TestAuthority } from '@bulwark/dns/testing';
 import { makeTestPki, type TestPki } from './pki.ts';
 import { tempDir } from './temp.ts';
 
@@ -73,7 +69,10 @@ export async function startDnsWorld(
 ): Promise<DnsWorld> {
   const dir = tempDir(t, 'bulwark-dns-');
   const pki = await makeTestPki(join(dir, 'pki'), 'Bulwark DNS test CA');
-  const tls = { cert: readFileSync(pki.serverCertFile, 'utf8'), key: readFileSync(pki.serverKeyFile, 'utf8') };
+  const tls = {
+    cert: readFileSync(pki.serverCertFile, 'utf8'),
+    key: readFileSync(pki.serverKeyFile, 'utf8'),
+  };
   const authority = await startTestAuthority({ records: internetRecords, tls });
   t.after(() => authority.close());
   const dns = await startDnsServer({

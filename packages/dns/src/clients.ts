@@ -1,6 +1,6 @@
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
-import { ZoneAuthority } from './zones/authority.ts';
 import type { ClientGroup, DnsClient, DnsSnapshot, FirewallPolicy } from './types.ts';
+import { ZoneAuthority } from './zones/authority.ts';
 
 /** What a query is answered under: its client's policy and its org's internal zones. */
 export interface ClientContext {
@@ -56,7 +56,8 @@ export class ClientDirectory {
       if (client.certFingerprint) this.#byCert.set(client.certFingerprint.toLowerCase(), client);
     }
     const byOrg = new Map<string, DnsSnapshot['zones']>();
-    for (const zone of snapshot.zones) byOrg.set(zone.orgId, [...(byOrg.get(zone.orgId) ?? []), zone]);
+    for (const zone of snapshot.zones)
+      byOrg.set(zone.orgId, [...(byOrg.get(zone.orgId) ?? []), zone]);
     for (const [orgId, zones] of byOrg) this.#zones.set(orgId, new ZoneAuthority(zones));
   }
 
@@ -66,7 +67,11 @@ export class ClientDirectory {
   }
 
   /** null: refused (not a client of ours). */
-  identify(who: { address: string; tokenHash?: string; certFingerprint?: string }): ClientContext | null {
+  identify(who: {
+    address: string;
+    tokenHash?: string;
+    certFingerprint?: string;
+  }): ClientContext | null {
     const registered =
       (who.tokenHash !== undefined ? this.#byToken.get(who.tokenHash) : undefined) ??
       (who.certFingerprint !== undefined ? this.#byCert.get(who.certFingerprint) : undefined);

@@ -1,6 +1,6 @@
 import * as packet from 'dns-packet';
 import { ResponseCache } from './cache/cache.ts';
-import { type ClientContext, ClientDirectory, type ClientDefaults } from './clients.ts';
+import { type ClientContext, type ClientDefaults, ClientDirectory } from './clients.ts';
 import { type Block, Firewall } from './firewall/firewall.ts';
 import type { ListRegistry } from './firewall/lists.ts';
 import { isPrivateAddress } from './firewall/rebinding.ts';
@@ -11,10 +11,10 @@ import {
   type Answer,
   classicUdpBytes,
   decodeQuery,
+  ednsUdpBytes,
   encodeAnswer,
   encodeBare,
   encodeHeaderOnly,
-  ednsUdpBytes,
   finishResponse,
   type QueryFacts,
   type Rcode,
@@ -129,10 +129,16 @@ export class Resolver {
     const client = this.#clients.identify(origin);
     let outcome: Outcome;
     if (client === null) {
-      outcome = this.#bare(facts, 'REFUSED', 'refused', {
-        code: ede.prohibited,
-        text: 'not a client of this resolver',
-      }, origin);
+      outcome = this.#bare(
+        facts,
+        'REFUSED',
+        'refused',
+        {
+          code: ede.prohibited,
+          text: 'not a client of this resolver',
+        },
+        origin,
+      );
     } else {
       const limited = this.#opts.rateLimiter?.check(origin.address, origin.protocol) ?? 'allow';
       if (limited !== 'allow') {
@@ -178,13 +184,18 @@ export class Resolver {
     if (facts.type === 255) {
       // RFC 8482: ANY gets one small synthesised record, not an amplifier's payload.
       const hinfo = { name, type: 'HINFO', ttl: 3600, data: { cpu: 'RFC8482', os: '' } };
-      return this.#finish(facts, encodeAnswer(facts, { rcode: 'NOERROR', answers: [hinfo as Answer] }), origin, {
-        rcode: 'NOERROR',
-        outcome: 'answered',
-        category: null,
-        rule: null,
-        upstream: null,
-      });
+      return this.#finish(
+        facts,
+        encodeAnswer(facts, { rcode: 'NOERROR', answers: [hinfo as Answer] }),
+        origin,
+        {
+          rcode: 'NOERROR',
+          outcome: 'answered',
+          category: null,
+          rule: null,
+          upstream: null,
+        },
+      );
     }
     return await this.#recurse(facts, client, origin);
   }
@@ -192,7 +203,11 @@ export class Resolver {
   async #recurse(facts: QueryFacts, client: ClientContext, origin: QueryOrigin): Promise<Outcome> {
     const key = ResponseCache.key(facts.name, facts.type, facts.klass, facts.dnssecOk);
     const now = this.#now();
-    const hit = this.cache.get(key, now, { id: facts.id, allowStale: false, question: facts.question });
+    const hit = this.cache.get(key, now, {
+      id: facts.id,
+      allowStale: false,
+      question: facts.question,
+    });
     if (hit) {
       const cnameBlock = this.#checkTargets(key, client);
       if (cnameBlock) return this.#blocked(facts, cnameBlock, client, origin);
@@ -205,10 +220,16 @@ export class Resolver {
       });
     }
     if (!this.#opts.upstreams) {
-      return this.#bare(facts, 'REFUSED', 'refused', {
-        code: ede.notAuthoritative,
-        text: 'air-gapped: only internal names resolve here',
-      }, origin);
+      return this.#bare(
+        facts,
+        'REFUSED',
+        'refused',
+        {
+          code: ede.notAuthoritative,
+          text: 'air-gapped: only internal names resolve here',
+        },
+        origin,
+      );
     }
     let fetched = this.#inflight.get(key);
     if (!fetched) {
@@ -220,11 +241,12 @@ export class Resolver {
     if (fresh) {
       const cnameBlock = this.#checkTargets(key, client);
       if (cnameBlock) return this.#blocked(facts, cnameBlock, client, origin);
-      const response = this.cache.get(key, this.#now(), {
-        id: facts.id,
-        allowStale: true,
-        question: facts.question,
-      })?.response ?? reidentify(fresh, facts);
+      const response =
+        this.cache.get(key, this.#now(), {
+          id: facts.id,
+          allowStale: true,
+          question: facts.question,
+        })?.response ?? reidentify(fresh, facts);
       return this.#finish(facts, withClientFlags(response, facts), origin, {
         rcode: rcodeName(response),
         outcome: 'answered',
@@ -234,20 +256,36 @@ export class Resolver {
       });
     }
     // Every upstream failed: an expired answer beats none (RFC 8767).
-    const stale = this.cache.get(key, this.#now(), { id: facts.id, allowStale: true, question: facts.question });
+    const stale = this.cache.get(key, this.#now(), {
+      id: facts.id,
+      allowStale: true,
+      question: facts.question,
+    });
     if (stale) {
       return this.#finish(
         facts,
         withClientFlags(stale.response, facts),
         origin,
-        { rcode: rcodeName(stale.response), outcome: 'stale', category: null, rule: null, upstream: null },
+        {
+          rcode: rcodeName(stale.response),
+          outcome: 'stale',
+          category: null,
+          rule: null,
+          upstream: null,
+        },
         { code: ede.staleAnswer, text: 'upstream resolvers unreachable; answer from cache' },
       );
     }
-    return this.#bare(facts, 'SERVFAIL', 'failed', {
-      code: ede.networkError,
-      text: 'upstream resolvers unreachable',
-    }, origin);
+    return this.#bare(
+      facts,
+      'SERVFAIL',
+      'failed',
+      {
+        code: ede.networkError,
+        text: 'upstream resolvers unreachable',
+      },
+      origin,
+    );
   }
 
   readonly #lastUpstream = new Map<string, string>();
@@ -275,13 +313,21 @@ export class Resolver {
     const answers = (decoded.answers ?? []).filter(
       (a) =>
         rebindingExempt ||
-        !((a.type === 'A' || a.type === 'AAAA') && isPrivateAddress(String((a as { data?: unknown }).data))),
+        !(
+          (a.type === 'A' || a.type === 'AAAA') &&
+          isPrivateAddress(String((a as { data?: unknown }).data))
+        ),
     );
     const targets = answers
       .filter((a) => a.type === 'CNAME')
-      .map((a) => String((a as { data?: unknown }).data).toLowerCase().replace(/\.$/, ''));
+      .map((a) =>
+        String((a as { data?: unknown }).data)
+          .toLowerCase()
+          .replace(/\.$/, ''),
+      );
     // Negative answers keep their SOA (RFC 2308 caching); positive ones travel without extras.
-    const authorities = answers.length === 0 ? (decoded.authorities ?? []).filter((a) => a.type === 'SOA') : [];
+    const authorities =
+      answers.length === 0 ? (decoded.authorities ?? []).filter((a) => a.type === 'SOA') : [];
     const answerRcode: Rcode = rcode === 3 ? 'NXDOMAIN' : rcode === 0 ? 'NOERROR' : 'SERVFAIL';
     if (answerRcode === 'SERVFAIL') return null;
     const response = encodeAnswer(facts, {
@@ -383,24 +429,47 @@ export class Resolver {
   }
 
   #blocked(facts: QueryFacts, block: Block, client: ClientContext, origin: QueryOrigin): Outcome {
-    const event = { outcome: 'blocked' as const, category: block.category, rule: block.rule, upstream: null };
+    const event = {
+      outcome: 'blocked' as const,
+      category: block.category,
+      rule: block.rule,
+      upstream: null,
+    };
     const note = { code: ede.blocked, text: `blocked (${block.category})` };
     // Over HTTP some answer must go back; there a dropped name gets NODATA instead.
     if (block.answer === 'drop' && origin.protocol !== 'doh') {
       return { response: null, event: { ...event, rcode: 'NOERROR' } };
     }
     if (block.answer === 'nxdomain') {
-      return this.#finish(facts, encodeBare(facts, 'NXDOMAIN'), origin, { ...event, rcode: 'NXDOMAIN' }, note);
+      return this.#finish(
+        facts,
+        encodeBare(facts, 'NXDOMAIN'),
+        origin,
+        { ...event, rcode: 'NXDOMAIN' },
+        note,
+      );
     }
     const answers: Answer[] = [];
     if (block.answer === 'null' || block.answer === 'sinkhole') {
-      const sinkhole = block.answer === 'sinkhole' ? client.policy.sinkhole : { ipv4: '0.0.0.0', ipv6: '::' };
+      const sinkhole =
+        block.answer === 'sinkhole' ? client.policy.sinkhole : { ipv4: '0.0.0.0', ipv6: '::' };
       const address = facts.type === 1 ? sinkhole.ipv4 : facts.type === 28 ? sinkhole.ipv6 : null;
       if (address) {
-        answers.push({ name: facts.name, type: facts.type === 1 ? 'A' : 'AAAA', ttl: this.#blockTtl, data: address } as Answer);
+        answers.push({
+          name: facts.name,
+          type: facts.type === 1 ? 'A' : 'AAAA',
+          ttl: this.#blockTtl,
+          data: address,
+        } as Answer);
       }
     }
-    return this.#finish(facts, encodeAnswer(facts, { rcode: 'NOERROR', answers }), origin, { ...event, rcode: 'NOERROR' }, note);
+    return this.#finish(
+      facts,
+      encodeAnswer(facts, { rcode: 'NOERROR', answers }),
+      origin,
+      { ...event, rcode: 'NOERROR' },
+      note,
+    );
   }
 
   /** RFC 6761/6303 names that must never leave the building. */
@@ -409,8 +478,15 @@ export class Resolver {
     const event = { outcome: 'internal' as const, category: null, rule: null, upstream: null };
     if (name === 'localhost' || name.endsWith('.localhost')) {
       const data = facts.type === 1 ? '127.0.0.1' : facts.type === 28 ? '::1' : null;
-      const answers = data ? [{ name, type: facts.type === 1 ? 'A' : 'AAAA', ttl: 3600, data } as Answer] : [];
-      return this.#finish(facts, encodeAnswer(facts, { rcode: 'NOERROR', answers, authoritative: true }), origin, { ...event, rcode: 'NOERROR' });
+      const answers = data
+        ? [{ name, type: facts.type === 1 ? 'A' : 'AAAA', ttl: 3600, data } as Answer]
+        : [];
+      return this.#finish(
+        facts,
+        encodeAnswer(facts, { rcode: 'NOERROR', answers, authoritative: true }),
+        origin,
+        { ...event, rcode: 'NOERROR' },
+      );
     }
     if (
       name === 'invalid' ||
@@ -418,7 +494,10 @@ export class Resolver {
       name.endsWith('.local') ||
       isPrivateReverse(name)
     ) {
-      return this.#finish(facts, encodeBare(facts, 'NXDOMAIN'), origin, { ...event, rcode: 'NXDOMAIN' });
+      return this.#finish(facts, encodeBare(facts, 'NXDOMAIN'), origin, {
+        ...event,
+        rcode: 'NXDOMAIN',
+      });
     }
     return null;
   }
@@ -434,7 +513,13 @@ export class Resolver {
     note: { code: number; text: string } | undefined,
     origin: QueryOrigin,
   ): Outcome {
-    return this.#finish(facts, encodeBare(facts, rcode), origin, { rcode, outcome, category: null, rule: null, upstream: null }, note);
+    return this.#finish(
+      facts,
+      encodeBare(facts, rcode),
+      origin,
+      { rcode, outcome, category: null, rule: null, upstream: null },
+      note,
+    );
   }
 
   #finish(
@@ -452,7 +537,11 @@ export class Resolver {
           : Math.min(facts.ednsSize, ednsUdpBytes)
         : 65535;
     return {
-      response: finishResponse(response, facts, { pad: encrypted, maxBytes, ...(note ? { ede: note } : {}) }),
+      response: finishResponse(response, facts, {
+        pad: encrypted,
+        maxBytes,
+        ...(note ? { ede: note } : {}),
+      }),
       event,
     };
   }

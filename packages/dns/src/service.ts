@@ -1,9 +1,19 @@
 import type { Registry } from 'prom-client';
 import { ResponseCache } from './cache/cache.ts';
 import type { ClientDefaults } from './clients.ts';
-import { type ListFetcher, ListRegistry, type ListSource, type ListStatus } from './firewall/lists.ts';
+import {
+  type ListFetcher,
+  ListRegistry,
+  type ListSource,
+  type ListStatus,
+} from './firewall/lists.ts';
 import { ClientRateLimiter } from './limits/rate-limit.ts';
-import { type DohRequest, dohContentType, hashClientToken, readDohRequest } from './listeners/doh.ts';
+import {
+  type DohRequest,
+  dohContentType,
+  hashClientToken,
+  readDohRequest,
+} from './listeners/doh.ts';
 import { listenDot, listenTcp, type StreamListener } from './listeners/tcp.ts';
 import { listenUdp } from './listeners/udp.ts';
 import { createDnsMetrics } from './observe/metrics.ts';
@@ -67,7 +77,12 @@ export interface DnsServer {
   clearSnapshot(): void;
   setTls(tls: { key: string; cert: string }): void;
   stats(orgId: string | null): ReturnType<DnsStats['snapshot']>;
-  status(): { lists: ListStatus[]; upstreams: UpstreamStatus[]; cacheEntries: number; airGapped: boolean };
+  status(): {
+    lists: ListStatus[];
+    upstreams: UpstreamStatus[];
+    cacheEntries: number;
+    airGapped: boolean;
+  };
   lists: ListRegistry;
   close(): Promise<void>;
 }
@@ -100,7 +115,8 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer>
   const queryLog = sink
     ? new QueryLogBuffer({
         flush: sink,
-        onError: (err: unknown) => logger?.warn({ err }, 'DNS query log entries could not be stored'),
+        onError: (err: unknown) =>
+          logger?.warn({ err }, 'DNS query log entries could not be stored'),
       })
     : null;
   const rateLimiter = opts.rateLimit
@@ -136,8 +152,14 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer>
   upstreams?.start();
   const onError = (err: unknown) => logger?.error({ err }, 'DNS listener error');
   const closers: (() => Promise<void>)[] = [];
-  const ports = { udp: null as number | null, tcp: null as number | null, dot: null as number | null };
-  let dot: (StreamListener & { setSecureContext(tls: { key: string; cert: string }): void }) | null = null;
+  const ports = {
+    udp: null as number | null,
+    tcp: null as number | null,
+    dot: null as number | null,
+  };
+  let dot:
+    | (StreamListener & { setSecureContext(tls: { key: string; cert: string }): void })
+    | null = null;
   try {
     if (opts.udpPort !== null) {
       const udp = await listenUdp({ resolver, host: opts.host, port: opts.udpPort, onError });
@@ -153,7 +175,13 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer>
     }
     if (opts.dotPort !== null) {
       if (!opts.tls) throw new Error('dns: DNS over TLS needs the server certificate');
-      dot = await listenDot({ resolver, host: opts.host, port: opts.dotPort, tls: opts.tls, onError });
+      dot = await listenDot({
+        resolver,
+        host: opts.host,
+        port: opts.dotPort,
+        tls: opts.tls,
+        onError,
+      });
       ports.dot = dot.port;
       closers.push(dot.close);
     }
@@ -173,7 +201,11 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer>
       if (request.token !== undefined) {
         tokenHash = hashClientToken(request.token);
         if (!resolver.knowsToken(tokenHash)) {
-          return { status: 403, contentType: 'text/plain', body: 'unknown or revoked DNS client token' };
+          return {
+            status: 403,
+            contentType: 'text/plain',
+            body: 'unknown or revoked DNS client token',
+          };
         }
       }
       const read: DohRequest = readDohRequest(request);
@@ -184,7 +216,11 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer>
         ...(tokenHash ? { tokenHash } : {}),
       });
       if (!answer) {
-        return { status: 400, contentType: 'text/plain', body: 'not a DNS query (RFC 1035 message)' };
+        return {
+          status: 400,
+          contentType: 'text/plain',
+          body: 'not a DNS query (RFC 1035 message)',
+        };
       }
       return { status: 200, contentType: dohContentType, body: answer };
     },

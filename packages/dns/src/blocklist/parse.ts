@@ -181,7 +181,7 @@ const lineParsers: Record<ListFormat, LineParser> = {
     // An absolute owner carries the policy zone's own name: the trigger is what precedes it.
     if (owner.endsWith('.') && state.origin !== null) {
       const absolute = normalizeName(owner);
-      if (absolute !== null && absolute.endsWith(`.${state.origin}`)) {
+      if (absolute?.endsWith(`.${state.origin}`)) {
         owner = absolute.slice(0, -(state.origin.length + 1));
       }
     }

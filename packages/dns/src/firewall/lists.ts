@@ -31,9 +31,7 @@ export interface ListStatus {
   error: string | null;
 }
 
-export interface ListFetcher {
-  (url: string, signal: AbortSignal, ca?: string): Promise<string>;
-}
+export type ListFetcher = (url: string, signal: AbortSignal, ca?: string) => Promise<string>;
 
 /** 64 MiB: the largest public lists are a tenth of that; more is a mistake or an attack. */
 export const maxListBytes = 64 * 1024 * 1024;
@@ -41,25 +39,29 @@ export const maxListBytes = 64 * 1024 * 1024;
 /** GET over HTTPS (TLS 1.2+, no redirects: a list moving is the operator's to notice), size-capped. */
 const fetchList: ListFetcher = (url, signal, ca) =>
   new Promise<string>((resolve, reject) => {
-    const request = httpsGet(url, { signal, ...(ca ? { ca } : {}), minVersion: 'TLSv1.2' }, (response) => {
-      if (response.statusCode !== 200) {
-        response.resume();
-        reject(new Error(`HTTP ${response.statusCode}`));
-        return;
-      }
-      const chunks: Buffer[] = [];
-      let size = 0;
-      response.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > maxListBytes) {
-          request.destroy(new Error(`larger than ${maxListBytes} bytes`));
+    const request = httpsGet(
+      url,
+      { signal, ...(ca ? { ca } : {}), minVersion: 'TLSv1.2' },
+      (response) => {
+        if (response.statusCode !== 200) {
+          response.resume();
+          reject(new Error(`HTTP ${response.statusCode}`));
           return;
         }
-        chunks.push(chunk);
-      });
-      response.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-      response.on('error', reject);
-    });
+        const chunks: Buffer[] = [];
+        let size = 0;
+        response.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > maxListBytes) {
+            request.destroy(new Error(`larger than ${maxListBytes} bytes`));
+            return;
+          }
+          chunks.push(chunk);
+        });
+        response.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+        response.on('error', reject);
+      },
+    );
     request.on('error', reject);
   });
 

@@ -24,10 +24,18 @@ export function readDohRequest(request: {
   if (request.method === 'GET' || request.method === 'HEAD') {
     const param = request.dnsParam;
     if (param === undefined || param === '') {
-      return { ok: false, status: 400, message: 'GET needs the query in the dns parameter (base64url)' };
+      return {
+        ok: false,
+        status: 400,
+        message: 'GET needs the query in the dns parameter (base64url)',
+      };
     }
     if (!/^[A-Za-z0-9_-]+$/.test(param)) {
-      return { ok: false, status: 400, message: 'the dns parameter is not base64url (RFC 4648 §5, unpadded)' };
+      return {
+        ok: false,
+        status: 400,
+        message: 'the dns parameter is not base64url (RFC 4648 §5, unpadded)',
+      };
     }
     if (param.length > Math.ceil((maxDohQueryBytes * 4) / 3)) {
       return { ok: false, status: 413, message: `a query is at most ${maxDohQueryBytes} bytes` };

@@ -43,19 +43,22 @@ export function serveStream(
   const answer = (query: Buffer) => {
     inFlight += 1;
     if (inFlight >= limits.maxInFlight) socket.pause();
-    resolver.handle(query, origin).then(
-      (response) => {
-        if (closed || !response) return;
-        const frame = Buffer.allocUnsafe(2 + response.length);
-        frame.writeUInt16BE(response.length, 0);
-        frame.set(response, 2);
-        socket.write(frame);
-      },
-      (err: unknown) => onError?.(err),
-    ).finally(() => {
-      inFlight -= 1;
-      if (!closed && socket.isPaused() && inFlight < limits.maxInFlight) socket.resume();
-    });
+    resolver
+      .handle(query, origin)
+      .then(
+        (response) => {
+          if (closed || !response) return;
+          const frame = Buffer.allocUnsafe(2 + response.length);
+          frame.writeUInt16BE(response.length, 0);
+          frame.set(response, 2);
+          socket.write(frame);
+        },
+        (err: unknown) => onError?.(err),
+      )
+      .finally(() => {
+        inFlight -= 1;
+        if (!closed && socket.isPaused() && inFlight < limits.maxInFlight) socket.resume();
+      });
   };
 
   socket.on('data', (chunk: Buffer) => {

@@ -26,7 +26,13 @@ export async function listenTcp(opts: StreamListenerOptions): Promise<StreamList
   const sockets = new Set<Socket>();
   const server = createServer((socket) => {
     track(sockets, socket);
-    serveStream(socket, opts.resolver, { protocol: 'tcp', address: socket.remoteAddress ?? '' }, limits, opts.onError);
+    serveStream(
+      socket,
+      opts.resolver,
+      { protocol: 'tcp', address: socket.remoteAddress ?? '' },
+      limits,
+      opts.onError,
+    );
   });
   return await listen(server, opts, sockets);
 }
@@ -57,7 +63,9 @@ export async function listenDot(
       track(sockets, socket);
       const peer = socket.getPeerCertificate();
       const fingerprint =
-        peer && 'raw' in peer && peer.raw ? createHash('sha256').update(peer.raw).digest('hex') : undefined;
+        peer && 'raw' in peer && peer.raw
+          ? createHash('sha256').update(peer.raw).digest('hex')
+          : undefined;
       serveStream(
         socket,
         opts.resolver,
@@ -76,7 +84,12 @@ export async function listenDot(
   return {
     ...listener,
     setSecureContext: (tls) =>
-      server.setSecureContext({ key: tls.key, cert: tls.cert, minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' }),
+      server.setSecureContext({
+        key: tls.key,
+        cert: tls.cert,
+        minVersion: 'TLSv1.3',
+        maxVersion: 'TLSv1.3',
+      }),
   };
 }
 
@@ -85,7 +98,11 @@ function track(sockets: Set<Socket>, socket: Socket): void {
   socket.on('close', () => sockets.delete(socket));
 }
 
-async function listen(server: Server, opts: StreamListenerOptions, sockets: Set<Socket>): Promise<StreamListener> {
+async function listen(
+  server: Server,
+  opts: StreamListenerOptions,
+  sockets: Set<Socket>,
+): Promise<StreamListener> {
   server.maxConnections = opts.maxConnections ?? 10_000;
   server.on('error', (err) => opts.onError?.(err));
   await new Promise<void>((resolve, reject) => {

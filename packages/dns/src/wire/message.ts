@@ -235,7 +235,9 @@ export function finishResponse(
   truncated.writeUInt16BE(truncated.readUInt16BE(2) | flagTc, 2);
   truncated.writeUInt16BE(1, 4);
   truncated.set(facts.question, 12);
-  return facts.ednsSize !== null ? appendOpt(truncated, facts, { ...options, pad: false }) : truncated;
+  return facts.ednsSize !== null
+    ? appendOpt(truncated, facts, { ...options, pad: false })
+    : truncated;
 }
 
 const optFixedBytes = 11;
@@ -256,7 +258,8 @@ function appendOpt(response: Uint8Array, facts: QueryFacts, options: FinishOptio
   if (options.pad) {
     // The padding option's own 4-octet header counts toward the block.
     const total = withoutPadding + 4;
-    const padLength = (responsePaddingBlock - (total % responsePaddingBlock)) % responsePaddingBlock;
+    const padLength =
+      (responsePaddingBlock - (total % responsePaddingBlock)) % responsePaddingBlock;
     const padding = Buffer.alloc(4 + padLength);
     padding.writeUInt16BE(12, 0); // option code PADDING (RFC 7830)
     padding.writeUInt16BE(padLength, 2);
@@ -312,4 +315,11 @@ const typeTable = createRequire(import.meta.url)('dns-packet/types.js') as {
   toType(name: string): number;
 };
 
-export const responseFlags = { qr: flagQr, aa: flagAa, tc: flagTc, rd: flagRd, ra: flagRa, ad: flagAd };
+export const responseFlags = {
+  qr: flagQr,
+  aa: flagAa,
+  tc: flagTc,
+  rd: flagRd,
+  ra: flagRa,
+  ad: flagAd,
+};

@@ -26,25 +26,31 @@ export function isCidr(value: string): boolean {
   return Number(bits) <= (family === 4 ? 32 : 128);
 }
 
-const cidrList = z
-  .array(
-    z.string().refine(isCidr, { error: 'expected an address range like 192.0.2.0/24 or 2001:db8::/48' }),
-    { error: 'expected a list of address ranges' },
-  );
+const cidrList = z.array(
+  z
+    .string()
+    .refine(isCidr, { error: 'expected an address range like 192.0.2.0/24 or 2001:db8::/48' }),
+  { error: 'expected a list of address ranges' },
+);
 
 const upstreamShape = {
   url: z
     .string({ error: 'expected tls://host[:port] or https://host[:port]/path' })
     .refine((u) => /^(tls|https):\/\//i.test(u) && URL.canParse(u), {
-      error: 'expected tls://host[:port] (DNS over TLS) or https://host/dns-query (DNS over HTTPS): plaintext DNS never leaves the organisation',
+      error:
+        'expected tls://host[:port] (DNS over TLS) or https://host/dns-query (DNS over HTTPS): plaintext DNS never leaves the organisation',
     }),
   serverName: z.string({ error: 'expected the TLS name the upstream presents' }).optional(),
   caFile: z.string({ error: 'expected a file path' }).min(1).optional(),
-  spkiPins: z.array(z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'expected base64 SHA-256 pins')).optional(),
+  spkiPins: z
+    .array(z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'expected base64 SHA-256 pins'))
+    .optional(),
 };
 
 const listShape = {
-  id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'expected lower-case letters, digits and dashes'),
+  id: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'expected lower-case letters, digits and dashes'),
   source: z.string({ error: 'expected an https:// URL or a file path' }).min(1),
   format: z.enum(['hosts', 'domains', 'adblock', 'rpz'], {
     error: 'expected hosts, domains, adblock or rpz',
@@ -58,15 +64,23 @@ const listShape = {
 
 const defaultPolicyShape = {
   blockCategories: z
-    .array(z.enum(dnsCategories, { error: `expected categories among ${dnsCategories.join(', ')}` }))
+    .array(
+      z.enum(dnsCategories, { error: `expected categories among ${dnsCategories.join(', ')}` }),
+    )
     .default(['malware', 'phishing']),
-  answer: z.enum(['nxdomain', 'null', 'sinkhole'], { error: 'expected nxdomain, null or sinkhole' }).default('nxdomain'),
+  answer: z
+    .enum(['nxdomain', 'null', 'sinkhole'], { error: 'expected nxdomain, null or sinkhole' })
+    .default('nxdomain'),
   sinkholeIpv4: z.ipv4({ error: 'expected an IPv4 address' }).optional(),
   sinkholeIpv6: z.ipv6({ error: 'expected an IPv6 address' }).optional(),
-  queryLog: z.enum(queryLogModes, { error: `expected one of ${queryLogModes.join(', ')}` }).default('anonymised'),
+  queryLog: z
+    .enum(queryLogModes, { error: `expected one of ${queryLogModes.join(', ')}` })
+    .default('anonymised'),
 };
 
-const section = (shape: object) => ({ error: `expected an object with keys ${Object.keys(shape).join(', ')}` });
+const section = (shape: object) => ({
+  error: `expected an object with keys ${Object.keys(shape).join(', ')}`,
+});
 
 export const dnsShape = {
   enabled: z.boolean({ error: booleanError }).default(false),
@@ -90,7 +104,9 @@ export const dnsShape = {
   ]),
   lists: z
     .array(z.object(listShape, section(listShape)).strict())
-    .refine((l) => new Set(l.map((x) => x.id)).size === l.length, { error: 'list ids must be unique' })
+    .refine((l) => new Set(l.map((x) => x.id)).size === l.length, {
+      error: 'list ids must be unique',
+    })
     .default([]),
   /** For clients no client group claims. */
   defaultPolicy: z.object(defaultPolicyShape, section(defaultPolicyShape)).strict().prefault({}),
@@ -110,13 +126,22 @@ export const dnsSchema = z
       ctx.addIssue({
         code: 'custom',
         path: ['upstreams'],
-        message: 'give at least one DNS-over-TLS or DNS-over-HTTPS upstream, or set airGapped: true',
+        message:
+          'give at least one DNS-over-TLS or DNS-over-HTTPS upstream, or set airGapped: true',
       });
     }
     if (dns.airGapped && dns.upstreams.length > 0) {
-      ctx.addIssue({ code: 'custom', path: ['airGapped'], message: 'airGapped with upstreams: choose one' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['airGapped'],
+        message: 'airGapped with upstreams: choose one',
+      });
     }
-    if (dns.defaultPolicy.answer === 'sinkhole' && !dns.defaultPolicy.sinkholeIpv4 && !dns.defaultPolicy.sinkholeIpv6) {
+    if (
+      dns.defaultPolicy.answer === 'sinkhole' &&
+      !dns.defaultPolicy.sinkholeIpv4 &&
+      !dns.defaultPolicy.sinkholeIpv6
+    ) {
       ctx.addIssue({
         code: 'custom',
         path: ['defaultPolicy', 'answer'],

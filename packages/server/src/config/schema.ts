@@ -1,8 +1,8 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ldapConfigSchema } from '../identity/ldap/config.ts';
-import { dnsAllowedKeys, dnsSchema } from './dns.ts';
 import { oidcConnectorsSchema } from '../identity/oidc/config.ts';
+import { dnsAllowedKeys, dnsSchema } from './dns.ts';
 
 /**
  * The server's configuration contract. Every object is strict: a key we do

@@ -25,7 +25,9 @@ export function registerDohRoutes(dns: () => DnsServer | null) {
       if (!server) {
         return reply
           .status(404)
-          .send(toErrorBody('not_found', 'DNS over HTTPS is not enabled on this server (dns.enabled).'));
+          .send(
+            toErrorBody('not_found', 'DNS over HTTPS is not enabled on this server (dns.enabled).'),
+          );
       }
       const answer = await server.handleDoh({
         method: req.method,

@@ -91,7 +91,10 @@ export async function startDnsRuntime(opts: {
     try {
       server.setSnapshot(await opts.directory.snapshot());
     } catch (err) {
-      logger.error({ err }, 'the DNS directory could not be loaded; the previous one keeps serving');
+      logger.error(
+        { err },
+        'the DNS directory could not be loaded; the previous one keeps serving',
+      );
     }
   };
   let unsubscribe: (() => void) | null = null;
@@ -115,7 +118,12 @@ export async function startDnsRuntime(opts: {
   }, 3600_000);
   pruneTimer.unref();
   logger.info(
-    { udp: server.ports.udp, tcp: server.ports.tcp, dot: server.ports.dot, airGapped: config.airGapped },
+    {
+      udp: server.ports.udp,
+      tcp: server.ports.tcp,
+      dot: server.ports.dot,
+      airGapped: config.airGapped,
+    },
     'DNS resolver listening',
   );
 
