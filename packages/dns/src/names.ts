@@ -12,13 +12,13 @@ export function normalizeName(input: string): string | null {
   if (name === '' || name.length > 253) return null;
   const ascii = /^[\x21-\x7e]+$/.test(name) ? name.toLowerCase() : domainToASCII(name);
   if (ascii === '' || ascii.length > 253) return null;
-  const labels = ascii.split('.');
-  for (const label of labels) {
-    if (label.length === 0 || label.length > 63) return null;
-    if (!/^[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?$/.test(label)) return null;
-  }
-  return ascii;
+  // One pass over the whole name (block lists run this a million times).
+  return validName.test(ascii) ? ascii : null;
 }
+
+/** Labels of 1–63 letters, digits, `_` and inner `-`, joined by single dots. */
+const validName =
+  /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*$/;
 
 /** `a.b.example.com` → `b.example.com`, …, `com`: the names a subtree rule may sit on. */
 export function* parentsOf(name: string): Generator<string> {

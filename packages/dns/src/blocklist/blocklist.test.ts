@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { normalizeName } from '../names.ts';
 import { DomainMatcher } from './matcher.ts';
+import { NameHashSet, newSuffixes, suffixesOf } from './name-set.ts';
 import { type ListFormat, parseList } from './parse.ts';
 
 function matcherOf(text: string, format: ListFormat): DomainMatcher {
@@ -166,5 +167,37 @@ describe('block lists', () => {
       assert.equal(m.check(`www.${names[i]}`).action, 'block');
       assert.equal(m.check(`host${i}.allowed.example`).action, 'none');
     }
+  });
+});
+
+describe('name fingerprint set', () => {
+  it('holds exactly the names added, across growth', () => {
+    const set = new NameHashSet();
+    for (let i = 0; i < 50_000; i++) set.add(`host${i}.example.com`);
+    assert.equal(set.size, 50_000);
+    set.add('host7.example.com');
+    assert.equal(set.size, 50_000, 'a name added twice is there once');
+    for (let i = 0; i < 50_000; i += 997) assert.ok(set.has(`host${i}.example.com`));
+    for (let i = 50_000; i < 60_000; i++) assert.ok(!set.has(`host${i}.example.com`));
+    assert.ok(!set.has('example.com'));
+  });
+
+  it('gives every suffix of a name the fingerprint of that suffix on its own', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.stringMatching(/^[a-z0-9_-]{1,12}$/), { minLength: 1, maxLength: 6 }),
+        (labels) => {
+          const name = labels.join('.');
+          const s = suffixesOf(name, newSuffixes());
+          assert.equal(s.count, labels.length);
+          for (let k = 0; k < s.count; k++) {
+            const alone = suffixesOf(name.slice(s.start[k] ?? 0), newSuffixes());
+            assert.equal(s.h1[k], alone.h1[0]);
+            assert.equal(s.h2[k], alone.h2[0]);
+            assert.equal(name.slice(s.start[k] ?? 0), labels.slice(k).join('.'));
+          }
+        },
+      ),
+    );
   });
 });

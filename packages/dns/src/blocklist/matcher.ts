@@ -1,5 +1,6 @@
-import { normalizeName, parentsOf } from '../names.ts';
+import { normalizeName } from '../names.ts';
 import type { BlockAnswer } from '../types.ts';
+import { NameHashSet, newSuffixes, type Suffixes, suffixesOf } from './name-set.ts';
 import type { ListRule, NameMatch } from './parse.ts';
 
 export interface Verdict {
@@ -14,13 +15,24 @@ interface Entry {
   answer?: BlockAnswer;
 }
 
-interface RuleMaps {
-  exact: Map<string, Entry>;
-  subtree: Map<string, Entry>;
-  wildcard: Map<string, Entry>;
+/**
+ * Names of the first list's plain rules sit in a fingerprint set
+ * (name-set.ts: 16–32 bytes a name, no strings); rules of other lists, or
+ * with their own answer, in the Map beside it (few: custom rules, RPZ).
+ */
+interface RuleTable {
+  primary: NameHashSet;
+  others: Map<string, Entry>;
 }
 
-const ruleMaps = (): RuleMaps => ({ exact: new Map(), subtree: new Map(), wildcard: new Map() });
+interface RuleMaps {
+  exact: RuleTable;
+  subtree: RuleTable;
+  wildcard: RuleTable;
+}
+
+const table = (): RuleTable => ({ primary: new NameHashSet(), others: new Map() });
+const ruleMaps = (): RuleMaps => ({ exact: table(), subtree: table(), wildcard: table() });
 
 /**
  * Answers "is this name blocked?" against every loaded list in O(labels):
@@ -37,31 +49,49 @@ export class DomainMatcher {
   readonly #regex: { action: 'block' | 'allow'; pattern: RegExp; source: string; list: string }[] =
     [];
 
+  #primary: Entry | null = null;
+
   get size(): number {
     let n = this.#regex.length;
     for (const maps of [this.#block, this.#allow]) {
-      n += maps.exact.size + maps.subtree.size + maps.wildcard.size;
+      for (const t of [maps.exact, maps.subtree, maps.wildcard])
+        n += t.primary.size + t.others.size;
     }
     return n;
   }
 
   add(rules: Iterable<ListRule>, list: string): void {
+    const add = this.adder(list);
+    for (const rule of rules) add(rule);
+  }
+
+  /** Adds one list's rules one at a time (streamed from the parser: see readList). */
+  adder(list: string): (rule: ListRule) => void {
     const plain: Entry = { list };
+    if (this.#primary === null) this.#primary = plain;
     const byAnswer = new Map<BlockAnswer, Entry>();
-    for (const rule of rules) {
+    return (rule) => {
       if (rule.match === 'regex') {
         this.#regex.push({ action: rule.action, pattern: rule.pattern, source: rule.source, list });
-        continue;
+        return;
       }
-      const maps = rule.action === 'allow' ? this.#allow : this.#block;
-      if (maps[rule.match].has(rule.name)) continue;
+      const t = (rule.action === 'allow' ? this.#allow : this.#block)[rule.match];
+      if (t.others.has(rule.name) || t.primary.has(rule.name)) return;
       let entry = plain;
       if (rule.answer !== undefined) {
         entry = byAnswer.get(rule.answer) ?? { list, answer: rule.answer };
         byAnswer.set(rule.answer, entry);
       }
-      maps[rule.match].set(rule.name, entry);
-    }
+      if (entry === this.#primary) t.primary.add(rule.name);
+      else t.others.set(rule.name, entry);
+    };
+  }
+
+  /** The entry for suffix k of the name whose suffixes were computed. */
+  #get(t: RuleTable, name: string, s: Suffixes, k: number): Entry | undefined {
+    if (t.primary.hasFingerprint(s.h1[k] ?? 0, s.h2[k] ?? 0)) return this.#primary ?? undefined;
+    if (t.others.size === 0) return undefined;
+    return t.others.get(k === 0 ? name : name.slice(s.start[k] ?? 0));
   }
 
   /** The verdict for a query name; a name that is not a valid domain name is never matched. */
@@ -78,9 +108,10 @@ export class DomainMatcher {
    */
   checkLowerCase(name: string): Verdict {
     if (name === '') return { action: 'none', rule: null };
-    const allowed = this.#find(this.#allow, name);
+    const suffixes = suffixesOf(name, this.#suffixes);
+    const allowed = this.#find(this.#allow, name, suffixes);
     if (allowed) return { action: 'allow', rule: allowed };
-    const blocked = this.#find(this.#block, name);
+    const blocked = this.#find(this.#block, name, suffixes);
     if (blocked) return { action: 'block', rule: blocked };
     for (const r of this.#regex) {
       if (r.action === 'allow' && r.pattern.test(name)) {
@@ -95,15 +126,21 @@ export class DomainMatcher {
     return { action: 'none', rule: null };
   }
 
-  #find(maps: RuleMaps, name: string): Verdict['rule'] {
-    const exact = maps.exact.get(name) ?? maps.subtree.get(name);
-    if (exact) return found(maps.exact.has(name) ? 'exact' : 'subtree', name, exact);
-    for (const parent of parentsOf(name)) {
-      const under = maps.subtree.get(parent) ?? maps.wildcard.get(parent);
-      if (under) return found(maps.subtree.has(parent) ? 'subtree' : 'wildcard', parent, under);
+  #find(maps: RuleMaps, name: string, s: Suffixes): Verdict['rule'] {
+    const exact = this.#get(maps.exact, name, s, 0);
+    if (exact) return found('exact', name, exact);
+    const whole = this.#get(maps.subtree, name, s, 0);
+    if (whole) return found('subtree', name, whole);
+    for (let k = 1; k < s.count; k++) {
+      const subtree = this.#get(maps.subtree, name, s, k);
+      if (subtree) return found('subtree', name.slice(s.start[k] ?? 0), subtree);
+      const wildcard = this.#get(maps.wildcard, name, s, k);
+      if (wildcard) return found('wildcard', name.slice(s.start[k] ?? 0), wildcard);
     }
     return null;
   }
+
+  readonly #suffixes = newSuffixes();
 }
 
 function found(match: NameMatch, name: string, entry: Entry): NonNullable<Verdict['rule']> {

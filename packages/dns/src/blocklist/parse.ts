@@ -55,28 +55,48 @@ const hostsOwnNames = new Set([
 ]);
 
 export function parseList(text: string, format: ListFormat): ParsedList {
-  const parsed: ParsedList = { rules: [], skipped: 0, samples: [] };
+  const rules: ListRule[] = [];
+  const { skipped, samples } = readList(text, format, (rule) => rules.push(rule));
+  return { rules, skipped, samples };
+}
+
+/**
+ * The streaming form: each rule goes to `onRule` as its line is read, so a
+ * million-line list is never held as a million rule objects (and not as a
+ * million line strings either: lines are cut one at a time).
+ */
+export function readList(
+  text: string,
+  format: ListFormat,
+  onRule: (rule: ListRule) => void,
+): Omit<ParsedList, 'rules'> {
+  const result: Omit<ParsedList, 'rules'> = { skipped: 0, samples: [] };
   const skip = (line: number, raw: string, reason: string) => {
-    parsed.skipped += 1;
-    if (parsed.samples.length < maxSamples) {
-      parsed.samples.push({ line, text: raw.slice(0, 120), reason });
+    result.skipped += 1;
+    if (result.samples.length < maxSamples) {
+      result.samples.push({ line, text: raw.slice(0, 120), reason });
     }
   };
   const parseLine = lineParsers[format];
   const state: RpzState = { origin: null, owner: null };
   let lineNumber = 0;
-  for (const raw of text.split(/\r?\n/)) {
+  let start = 0;
+  while (start <= text.length) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    const raw = text.slice(start, end > start && text.charCodeAt(end - 1) === 13 ? end - 1 : end);
+    start = end + 1;
     lineNumber += 1;
     if (raw.length > maxLineLength) {
       skip(lineNumber, raw, `longer than ${maxLineLength} characters`);
       continue;
     }
-    const result = parseLine(raw, state);
-    if (result === null) continue;
-    if (typeof result === 'string') skip(lineNumber, raw, result);
-    else parsed.rules.push(...result);
+    const parsed = parseLine(raw, state);
+    if (parsed === null) continue;
+    if (typeof parsed === 'string') skip(lineNumber, raw, parsed);
+    else for (const rule of parsed) onRule(rule);
   }
-  return parsed;
+  return result;
 }
 
 const rpzCnameAnswers: Record<string, BlockAnswer> = {

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { get as httpsGet } from 'node:https';
 import { DomainMatcher } from '../blocklist/matcher.ts';
-import { type ListFormat, parseList } from '../blocklist/parse.ts';
+import { type ListFormat, readList } from '../blocklist/parse.ts';
 import type { BlockAnswer, DnsCategory } from '../types.ts';
 
 /** One block list the operator subscribed to (config `dns.lists`). */
@@ -124,13 +124,17 @@ export class ListRegistry {
     const previous = this.#loaded.get(id);
     try {
       const text = await this.#read(source);
-      const parsed = parseList(text, source.format);
       const matcher = new DomainMatcher();
-      matcher.add(parsed.rules, id);
+      let rules = 0;
+      const add = matcher.adder(id);
+      const parsed = readList(text, source.format, (rule) => {
+        rules += 1;
+        add(rule);
+      });
       const status: ListStatus = {
         id,
         category: source.category,
-        rules: parsed.rules.length,
+        rules,
         skipped: parsed.skipped,
         samples: parsed.samples,
         loadedAt: new Date().toISOString(),
@@ -139,7 +143,7 @@ export class ListRegistry {
       this.#loaded.set(id, { matcher, status });
       this.#regroup();
       this.#log(
-        { list: id, rules: parsed.rules.length, skipped: parsed.skipped },
+        { list: id, rules, skipped: parsed.skipped },
         'DNS block list loaded',
       );
       return status;

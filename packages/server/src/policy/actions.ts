@@ -115,9 +115,12 @@ export const actions = {
   }),
   'sys.metrics': open('Prometheus metrics.'),
   // Open like a DNS port: the resolver itself decides (registered token, allowed source range).
-  'dns.query': open('DNS over HTTPS (RFC 8484): one query, GET ?dns= or POST application/dns-message.', {
-    availableWhileSealed: true,
-  }),
+  'dns.query': open(
+    'DNS over HTTPS (RFC 8484): one query, GET ?dns= or POST application/dns-message.',
+    {
+      availableWhileSealed: true,
+    },
+  ),
   'sys.openapi': open('This API as an OpenAPI 3.1 document.'),
   'page.static': open('Login, setup and enrolment pages and their assets.'),
 
