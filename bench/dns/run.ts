@@ -2,9 +2,9 @@
  * DNS benchmark (the DNS firewall issue's figures): our resolver and
  * Unbound, side by side in one run, measured with dnsperf on loopback.
  *
- *   node bench/dns/run.ts [--seconds 10] [--names 1000000] [--rate 5000]
- *                         [--latency-seconds 5] [--hosts 1000] [--blocked 1000]
- *                         [--cpu-prof <dir>] [--keep]
+ *   node bench/dns/run.ts [--seconds 10] [--rounds 3] [--names 1000000]
+ *                         [--rate 5000] [--latency-seconds 5] [--hosts 1000]
+ *                         [--blocked 1000] [--nice=-10] [--cpu-prof <dir>] [--keep]
  *
  * What runs where (2 cores): each server is pinned to core 0 (`taskset -c
  * 0`): ours as `node bench/dns/serve.ts` (startDnsServer with a UDP
@@ -13,8 +13,12 @@
  * (@bulwark/dns/testing) in this process, answering `host<i>.bench.example`
  * A over DNS over TLS; both servers forward everything to it over TLS and
  * check its certificate against a throwaway CA (made with openssl here).
+ * --nice runs the servers and dnsperf at that nice level (root only for a
+ * negative one): on a shared machine it keeps other work off the two cores
+ * mostly, not entirely.
  *
- * Two configurations, each server started fresh for each:
+ * Two configurations; both servers are started for each (one after the
+ * other, so neither start competes with the other) and stay up together:
  *   base  a 1,000-name block list (`blocked<i>.bench-ads.example`)
  *   big   the same plus a list of --names (1,000,000) generated,
  *         deterministic names: a `domains` file for ours, a file of
@@ -23,18 +27,26 @@
  *
  * In each: time from spawn to the first answer from the list (load time),
  * resident memory, then the cache is primed (dnsperf once over the host
- * names, every answer checked) and four dnsperf runs:
+ * names, every answer checked) and, --rounds times, four dnsperf runs
+ * against each server in turn (who goes first alternates by round, so a
+ * change in the machine's load hits both alike):
  *   cached   the --hosts names, as fast as the server answers (-q 100
  *            outstanding): queries per second, mean latency
  *   blocked  names on the block list (base: the small list; big: 1,000
  *            names spread over the big list), the same way
  *   cached @ rate, blocked @ rate   a fixed --rate (-Q): latency
  *            percentiles from dnsperf -v's per-query lines
- * The authority's query count shows every measured answer came from the
- * cache or the list. Server and dnsperf CPU are sampled over each run's
- * middle, with core 0's busy share (anything above the server's own is
- * someone else's). For ours in `big`, one refresh of the big list (what its
- * refresh timer does) is timed too: the event loop is busy that long.
+ * The summary takes each measure's median over the rounds. The
+ * authority's query count shows every measured answer came from the cache
+ * or the list. Server and dnsperf CPU are sampled over each run's middle
+ * (/proc), with each core's busy share (what is above the process's own
+ * is someone else's, or interrupts): "QPS per server CPU-second" is the
+ * server's capacity on a whole core, the measure that still compares when
+ * dnsperf's one core, not the server, is the limit (as it is for Unbound).
+ * In `base` a third server runs too, the floor (echo.ts): Node's UDP
+ * socket answering without any DNS work, on the cached runs. For ours in
+ * `big`, one refresh of the big list (what its refresh timer does) is
+ * timed too: the event loop is busy that long.
  *
  * Prints one JSON line per measurement and a Markdown summary, and writes
  * bench/dns/results.json. --cpu-prof writes V8 CPU profiles of our server

@@ -34,6 +34,8 @@ async function dnsServer(t: TestContext) {
   t.after(() => authority.close());
   const listPath = join(dir, 'ads.txt');
   writeFileSync(listPath, '||ads.example.net^\n');
+  const trackersPath = join(dir, 'trackers.txt');
+  writeFileSync(trackersPath, 'tracker.example.org\n');
   const dataDir = join(dir, 'data');
   const server = await startTestServer(t, {
     dataDir: tempDir(t),
@@ -44,7 +46,10 @@ async function dnsServer(t: TestContext) {
         tcpPort: 0,
         dotPort: 0,
         upstreams: [{ url: authority.dotUrl, caFile: pki.caFile, serverName: '127.0.0.1' }],
-        lists: [{ id: 'ads', source: listPath, format: 'adblock', category: 'ads' }],
+        lists: [
+          { id: 'ads', source: listPath, format: 'adblock', category: 'ads' },
+          { id: 'trackers', source: trackersPath, format: 'domains', category: 'trackers' },
+        ],
         defaultPolicy: { blockCategories: ['ads'], queryLog: 'full' },
       },
     },
@@ -239,6 +244,28 @@ describe('DNS firewall in the server', () => {
     await call(`/v1/orgs/${org}/dns/clients/${laptop.client.id}`, 204, { method: 'DELETE' });
     const revoked = await server.request(`${tokenPath}?dns=${query.toString('base64url')}`);
     assert.equal(revoked.status, 403, 'a revoked token is refused');
+  });
+
+  it('follows an org policy change at once: a category turned on is blocked on the next query', async (t) => {
+    const { server, dns } = await dnsServer(t);
+    const { call, org } = await unsealedWorld(server);
+    await call(`/v1/orgs/${org}/dns/groups`, 201, {
+      method: 'POST',
+      body: { name: 'Office', sourceCidrs: ['127.0.0.1/32'] },
+    });
+    const udp = dns.ports.udp ?? 0;
+    assert.equal((await dig(host, udp, ['tracker.example.org'])).status, 'NOERROR');
+    const current = (await call(`/v1/orgs/${org}/policy`, 200)) as unknown as {
+      policy: { dnsBlockCategories: string[] };
+    };
+    await call(`/v1/orgs/${org}/policy`, 200, {
+      method: 'PUT',
+      body: {
+        ...current.policy,
+        dnsBlockCategories: [...current.policy.dnsBlockCategories, 'trackers'],
+      },
+    });
+    assert.equal((await dig(host, udp, ['tracker.example.org'])).status, 'NXDOMAIN');
   });
 
   it('keeps the query log per policy, counts statistics, and exports Prometheus metrics', async (t) => {

@@ -514,6 +514,9 @@ export async function startServer(
   const directoryDeps = {
     identity: currentIdentity,
     ledger: currentLedger,
+    policyChanged: async () => {
+      await dnsRuntime?.changed();
+    },
     publish: async (projectId: string, event: object, o?: { accessChanged?: boolean }) => {
       await realtime.publishProject(projectId, event, o);
       // Membership follows the directory: removed people's devices are proposed for removal now.

@@ -11,6 +11,8 @@ export interface DirectoryDeps {
   ledger: () => AuditLedger;
   /** Live updates, called after the commit (never rejects); absent in tests that build routes alone. */
   publish?: (projectId: string, event: object, opts?: { accessChanged?: boolean }) => Promise<void>;
+  /** After an org or project policy changed (the DNS resolver rebuilds its policies); never rejects. */
+  policyChanged?: () => Promise<void>;
 }
 
 export interface DirectoryTx {

@@ -106,6 +106,12 @@ export async function startDnsRuntime(opts: {
     });
   };
   subscribe();
+  // A safety net under the events: anything a lost event or a direct database change
+  // left behind is picked up within minutes.
+  const refreshTimer = setInterval(() => {
+    void refresh();
+  }, 5 * 60_000);
+  refreshTimer.unref();
   const pruneTimer = setInterval(() => {
     if (!opts.isUnsealed() || pruning) return;
     pruning = true;
@@ -143,6 +149,7 @@ export async function startDnsRuntime(opts: {
     },
     async close() {
       clearInterval(pruneTimer);
+      clearInterval(refreshTimer);
       unsubscribe?.();
       await server.close();
     },

@@ -150,7 +150,7 @@ export function registerOrgRoutes(deps: DirectoryDeps) {
       const orgId = scopeOrg(req);
       const policy = orgPolicySchema.parse(req.body);
       const actor = actorOf(req);
-      return directoryChange(deps, req, async (tx) => {
+      const answer = await directoryChange(deps, req, async (tx) => {
         const admins = await tx.storage.db
           .selectFrom('users')
           .select('id')
@@ -175,6 +175,8 @@ export function registerOrgRoutes(deps: DirectoryDeps) {
         });
         return { policy };
       });
+      await deps.policyChanged?.();
+      return answer;
     });
 
     app.get(

@@ -194,7 +194,7 @@ export function registerProjectRoutes(deps: DirectoryDeps) {
         const id = scopeProject(req);
         const override = projectPolicySchema.parse(req.body);
         const actor = actorOf(req);
-        return directoryChange(deps, req, async (tx) => {
+        const answer = await directoryChange(deps, req, async (tx) => {
           const policies = new PolicyStore(tx.storage);
           const { orgId, override: before } = await policies.projectPolicy(id);
           const org = await policies.orgPolicy(orgId);
@@ -222,6 +222,8 @@ export function registerProjectRoutes(deps: DirectoryDeps) {
           });
           return { org, project: override, effective };
         });
+        await deps.policyChanged?.();
+        return answer;
       },
     );
 
