@@ -793,6 +793,8 @@ function summarise(rs: Round[]) {
   return {
     rounds: rs.length,
     qps: med((r) => r.qps),
+    /** Other work only ever slows a round down: the best round is the closest to the capacity. */
+    qpsBest: rs.length > 0 ? Math.max(...rs.map((r) => r.qps)) : null,
     qpsAll: rs.map((r) => Math.round(r.qps)),
     qpsPerServerCpu: med((r) => (r.serverCpu ? r.qps / r.serverCpu : null)),
     meanMs: med((r) => r.latencyMs.mean),
@@ -849,6 +851,12 @@ function report(info: ReturnType<typeof machine>, results: ConfigResult[]): void
         ratio(os.qps, us.qps),
       ]);
       row([
+        `${s}: best round's QPS${label}`,
+        n0(os.qpsBest),
+        n0(us.qpsBest),
+        ratio(os.qpsBest, us.qpsBest),
+      ]);
+      row([
         `${s}: QPS per server CPU-second${label}`,
         n0(os.qpsPerServerCpu),
         n0(us.qpsPerServerCpu),
@@ -871,10 +879,10 @@ function report(info: ReturnType<typeof machine>, results: ConfigResult[]): void
     const os = summaries['base/cached']?.ours ?? null;
     const us = summaries['base/cached']?.unbound ?? null;
     row([
-      'floor: a Node UDP echo (no DNS work), QPS / per server CPU-second',
-      `echo: ${n0(es.qps)} / ${n0(es.qpsPerServerCpu)}`,
-      `echo / Unbound: ${ratio(es.qps, us?.qps ?? null)} / ${ratio(es.qpsPerServerCpu, us?.qpsPerServerCpu ?? null)}`,
-      `ours / echo: ${ratio(os?.qps ?? null, es.qps)} / ${ratio(os?.qpsPerServerCpu ?? null, es.qpsPerServerCpu)}`,
+      'floor: a Node UDP echo (no DNS work), QPS (best) / per server CPU-second',
+      `echo: ${n0(es.qps)} (${n0(es.qpsBest)}) / ${n0(es.qpsPerServerCpu)}`,
+      `echo / Unbound: ${ratio(es.qps, us?.qps ?? null)} (${ratio(es.qpsBest, us?.qpsBest ?? null)}) / ${ratio(es.qpsPerServerCpu, us?.qpsPerServerCpu ?? null)}`,
+      `ours / echo: ${ratio(os?.qps ?? null, es.qps)} (${ratio(os?.qpsBest ?? null, es.qpsBest)}) / ${ratio(os?.qpsPerServerCpu ?? null, es.qpsPerServerCpu)}`,
     ]);
     row([
       `floor: echo p50 / p99 / p99.9 at ${rate.toLocaleString('en-US')} q/s, ms`,

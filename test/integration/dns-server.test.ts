@@ -21,7 +21,7 @@ import { tempDir } from '../support/temp.ts';
 
 const host = '127.0.0.1';
 
-async function dnsServer(t: TestContext) {
+async function dnsServer(t: TestContext, opts: { rangeOrgs?: string[] } = {}) {
   const dir = tempDir(t);
   const pki = await makeTestPki(join(dir, 'pki'), 'Upstream CA');
   const authority = await startTestAuthority({
@@ -51,6 +51,8 @@ async function dnsServer(t: TestContext) {
           { id: 'trackers', source: trackersPath, format: 'domains', category: 'trackers' },
         ],
         defaultPolicy: { blockCategories: ['ads'], queryLog: 'full' },
+        // The world's orgs are test tenants; one test below checks the default refusal.
+        rangeOrgs: opts.rangeOrgs ?? ['*'],
       },
     },
   });
@@ -244,6 +246,20 @@ describe('DNS firewall in the server', () => {
     await call(`/v1/orgs/${org}/dns/clients/${laptop.client.id}`, 204, { method: 'DELETE' });
     const revoked = await server.request(`${tokenPath}?dns=${query.toString('base64url')}`);
     assert.equal(revoked.status, 403, 'a revoked token is refused');
+  });
+
+  it('lets only the installation’s own org (or orgs the operator names) claim address ranges', async (t) => {
+    const { server } = await dnsServer(t, { rangeOrgs: [] });
+    const { call, org, world } = await unsealedWorld(server);
+    const refused = await server.request(`/v1/orgs/${org}/dns/groups`, {
+      method: 'POST',
+      body: { name: 'Grab', sourceCidrs: ['127.0.0.0/8'] },
+      headers: { authorization: `Bearer ${world.people.orgAdmin.token}` },
+    });
+    assert.equal(refused.status, 403, refused.body);
+    assert.match(refused.body, /dns\.rangeOrgs/);
+    // Devices can still be registered: a group without ranges is fine.
+    await call(`/v1/orgs/${org}/dns/groups`, 201, { method: 'POST', body: { name: 'Laptops' } });
   });
 
   it('follows an org policy change at once: a category turned on is blocked on the next query', async (t) => {

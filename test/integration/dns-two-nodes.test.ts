@@ -40,6 +40,7 @@ it('a zone record made on node 1 is answered by node 2 within a second', async (
       udpPort: 0,
       tcpPort: 0,
       dotPort: null,
+      rangeOrgs: ['*'],
       upstreams: [{ url: authority.dotUrl, caFile: pki.caFile, serverName: '127.0.0.1' }],
     },
   };

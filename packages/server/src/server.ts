@@ -508,6 +508,7 @@ export async function startServer(
       await dnsRuntime?.changed();
     },
     allowedRanges: () => (config.dns.enabled ? config.dns.allowedClientRanges : null),
+    rangeOrgs: () => config.dns.rangeOrgs,
   });
   const metricsRegistry = new Registry();
   // ---------------------------------------------------------------------------

@@ -1,6 +1,6 @@
-import { isIP } from 'node:net';
 import { blockAnswers, dnsCategories, queryLogModes } from '@bulwark/dns';
 import { z } from 'zod';
+import { parseCidr } from '../policy/policy.ts';
 
 /**
  * The `dns` section: the organisation's resolver and firewall
@@ -15,22 +15,13 @@ const portOrNull = z
   .max(65535, 'expected a port between 0 and 65535')
   .nullable();
 
-/** 192.0.2.0/24, 2001:db8::/32, or a single address. */
-export function isCidr(value: string): boolean {
-  const [network, bits, ...rest] = value.split('/');
-  if (network === undefined || rest.length > 0) return false;
-  const family = isIP(network);
-  if (family === 0) return false;
-  if (bits === undefined) return true;
-  if (!/^\d{1,3}$/.test(bits)) return false;
-  return Number(bits) <= (family === 4 ? 32 : 128);
-}
-
+/** Canonical ranges only: `10.1.2.3/8` is refused (it may have meant /24), as in policies. */
 const cidrList = z.array(
-  z
-    .string()
-    .refine(isCidr, { error: 'expected an address range like 192.0.2.0/24 or 2001:db8::/48' }),
-  { error: 'expected a list of address ranges' },
+  z.string().superRefine((text, ctx) => {
+    const range = parseCidr(text);
+    if ('error' in range) ctx.addIssue({ code: 'custom', message: range.error });
+  }),
+  { error: 'expected a list of address ranges like 192.0.2.0/24 or 2001:db8::/48' },
 );
 
 const upstreamShape = {
@@ -102,6 +93,12 @@ export const dnsShape = {
     '192.168.0.0/16',
     'fc00::/7',
   ]),
+  /**
+   * Orgs (slugs; "*" for all) whose admins may give client groups source
+   * address ranges, besides the installation's first org. Other orgs
+   * register devices (DoH URL, DoT certificate) instead.
+   */
+  rangeOrgs: z.array(z.string().min(1, 'expected an org slug or *')).default([]),
   lists: z
     .array(z.object(listShape, section(listShape)).strict())
     .refine((l) => new Set(l.map((x) => x.id)).size === l.length, {

@@ -55,6 +55,33 @@ describe('loadConfig', () => {
       },
       audit: { siem: [] },
       events: {},
+      dns: {
+        enabled: false,
+        host: '127.0.0.1',
+        udpPort: 5353,
+        tcpPort: 5353,
+        dotPort: 853,
+        upstreams: [],
+        airGapped: false,
+        allowedClientRanges: [
+          '127.0.0.0/8',
+          '::1/128',
+          '10.0.0.0/8',
+          '172.16.0.0/12',
+          '192.168.0.0/16',
+          'fc00::/7',
+        ],
+        rangeOrgs: [],
+        lists: [],
+        defaultPolicy: {
+          blockCategories: ['malware', 'phishing'],
+          answer: 'nxdomain',
+          queryLog: 'anonymised',
+        },
+        rebindingAllowed: [],
+        rateLimitPerSecond: 200,
+        cacheEntries: 100_000,
+      },
     });
   });
 

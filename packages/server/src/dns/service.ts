@@ -1,6 +1,8 @@
 import type { DnsSnapshot, FirewallPolicy, QueryLogEntry } from '@bulwark/dns';
 import type { AuditActor } from '../audit/ledger/entry.ts';
 import type { AuditLedger } from '../audit/ledger/ledger.ts';
+import { OrgStore } from '../directory/orgs.ts';
+import { BulwarkError } from '../errors.ts';
 import type { IdentityContext } from '../identity/context.ts';
 import { Storage } from '../storage/storage.ts';
 import { ClientGroupStore, type GroupSettings, type StoredGroup } from './client-groups.ts';
@@ -42,6 +44,13 @@ export interface DnsDirectoryDeps {
   onChange?: () => Promise<void> | void;
   /** The ranges the resolver serves at all; client-group ranges must lie inside. Null: unchecked. */
   allowedRanges?: () => readonly string[] | null;
+  /**
+   * Orgs (by slug; `*` for all) whose admins may claim source address
+   * ranges, besides the installation's first org. A range decides whose
+   * policy and query log an unidentified device falls into, so in a shared
+   * installation it is the operator's to hand out. Null: unchecked.
+   */
+  rangeOrgs?: () => readonly string[] | null;
 }
 
 /** A client group as the API shows it: its settings and the firewall policy they make. */
@@ -125,6 +134,7 @@ export class DnsDirectoryService {
   }
 
   async createGroup(who: AuditActor, orgId: string, settings: GroupSettings): Promise<GroupView> {
+    await this.#checkRangeOwner(orgId, settings);
     const group = await this.#change(who, orgId, (tx) =>
       createGroup(tx, orgId, settings, this.#allowed()),
     );
@@ -137,6 +147,7 @@ export class DnsDirectoryService {
     groupId: string,
     settings: GroupSettings,
   ): Promise<GroupView> {
+    await this.#checkRangeOwner(orgId, settings);
     const group = await this.#change(who, orgId, (tx) =>
       updateGroup(tx, orgId, groupId, settings, this.#allowed()),
     );
@@ -204,6 +215,20 @@ export class DnsDirectoryService {
   /** The org's policy with no group on top (id `org:<orgId>`). */
   defaultPolicy(orgId: string): Promise<FirewallPolicy> {
     return orgDefaultPolicy(this.storage(), orgId);
+  }
+
+  async #checkRangeOwner(orgId: string, settings: GroupSettings): Promise<void> {
+    const permitted = this.#deps.rangeOrgs?.() ?? null;
+    if (settings.sourceCidrs.length === 0 || permitted === null || permitted.includes('*')) return;
+    const orgs = new OrgStore(this.storage());
+    const first = (await orgs.list())[0];
+    if (first?.id === orgId) return;
+    const org = await orgs.get(orgId);
+    if (org && permitted.includes(org.slug)) return;
+    throw new BulwarkError(
+      'forbidden',
+      'sourceCidrs: this org may not claim address ranges (the operator grants that in dns.rangeOrgs); register its devices as clients with a DoH URL or a DoT certificate instead.',
+    );
   }
 
   #allowed(): readonly string[] | null {
