@@ -39,9 +39,11 @@ export class ClientDirectory {
   readonly #zones = new Map<string, ZoneAuthority>();
   readonly #allowed: BlockList;
   readonly #defaults: ClientDefaults;
+  readonly #defaultContext: ClientContext;
 
   constructor(snapshot: DnsSnapshot, defaults: ClientDefaults) {
     this.#defaults = defaults;
+    this.#defaultContext = { policy: defaults.policy, group: null, client: null, zones: null };
     this.#allowed = blockListOf(defaults.allowedRanges);
     for (const group of snapshot.groups) {
       this.#groups.set(group.id, group);
@@ -85,9 +87,7 @@ export class ClientDirectory {
     for (const r of this.#ranged) {
       if (r.list.check(address, family)) return this.#contextOf(r.group, null);
     }
-    if (this.#allowed.check(address, family)) {
-      return { policy: this.#defaults.policy, group: null, client: null, zones: null };
-    }
+    if (this.#allowed.check(address, family)) return this.#defaultContext;
     return null;
   }
 
@@ -98,6 +98,7 @@ export class ClientDirectory {
 
 /** ::ffff:192.0.2.1 (a v4 client on a dual-stack socket) → 192.0.2.1. */
 export function plainAddress(address: string): string {
+  if (!address.startsWith('::ffff:') && !address.startsWith('::FFFF:')) return address;
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
   return mapped?.[1] ?? address;
 }

@@ -116,8 +116,13 @@ export class Resolver {
     return this.#clients.knowsToken(tokenHash);
   }
 
-  /** The answer to send, or null to send nothing (unanswerable garbage, rate-limited drops). */
-  async handle(query: Uint8Array, origin: QueryOrigin): Promise<Uint8Array | null> {
+  /**
+   * The answer to send, or null to send nothing (unanswerable garbage,
+   * rate-limited drops). Synchronous unless an upstream must be asked: a
+   * cache hit, a block or an internal answer costs no promise, which is most
+   * of a busy resolver's work.
+   */
+  handle(query: Uint8Array, origin: QueryOrigin): Uint8Array | null | Promise<Uint8Array | null> {
     const started = this.#now();
     const parsed = decodeQuery(query);
     if (!parsed.ok) {
@@ -127,7 +132,7 @@ export class Resolver {
     }
     const facts = parsed.facts;
     const client = this.#clients.identify(origin);
-    let outcome: Outcome;
+    let outcome: Outcome | Promise<Outcome>;
     if (client === null) {
       outcome = this.#bare(
         facts,
@@ -149,8 +154,21 @@ export class Resolver {
           ? encodeBare(facts, 'NOERROR', 1 << 9)
           : encodeBare(facts, 'REFUSED');
       }
-      outcome = await this.#answer(facts, client, origin);
+      outcome = this.#answer(facts, client, origin);
     }
+    if (outcome instanceof Promise) {
+      return outcome.then((o) => this.#report(o, facts, client, origin, started));
+    }
+    return this.#report(outcome, facts, client, origin, started);
+  }
+
+  #report(
+    outcome: Outcome,
+    facts: QueryFacts,
+    client: ClientContext | null,
+    origin: QueryOrigin,
+    started: number,
+  ): Uint8Array | null {
     this.#opts.onQuery?.({
       at: started,
       clientAddress: origin.address,
@@ -167,7 +185,11 @@ export class Resolver {
     return outcome.response;
   }
 
-  async #answer(facts: QueryFacts, client: ClientContext, origin: QueryOrigin): Promise<Outcome> {
+  #answer(
+    facts: QueryFacts,
+    client: ClientContext,
+    origin: QueryOrigin,
+  ): Outcome | Promise<Outcome> {
     const name = facts.name;
     if (facts.klass !== 1) return this.#bare(facts, 'NOTIMP', 'refused', undefined, origin);
     if (name === canaryName || name.endsWith(`.${canaryName}`)) {
@@ -176,7 +198,7 @@ export class Resolver {
     const local = this.#special(facts, origin);
     if (local) return local;
     if (client.zones) {
-      const internal = await this.#internal(facts, client, origin);
+      const internal = this.#internal(facts, client, origin);
       if (internal) return internal;
     }
     const block = this.#firewall.decide(name, client.policy);
@@ -197,10 +219,14 @@ export class Resolver {
         },
       );
     }
-    return await this.#recurse(facts, client, origin);
+    return this.#recurse(facts, client, origin);
   }
 
-  async #recurse(facts: QueryFacts, client: ClientContext, origin: QueryOrigin): Promise<Outcome> {
+  #recurse(
+    facts: QueryFacts,
+    client: ClientContext,
+    origin: QueryOrigin,
+  ): Outcome | Promise<Outcome> {
     const key = ResponseCache.key(facts.name, facts.type, facts.klass, facts.dnssecOk);
     const now = this.#now();
     const hit = this.cache.get(key, now, {
@@ -231,6 +257,15 @@ export class Resolver {
         origin,
       );
     }
+    return this.#recurseUpstream(facts, client, origin, key);
+  }
+
+  async #recurseUpstream(
+    facts: QueryFacts,
+    client: ClientContext,
+    origin: QueryOrigin,
+    key: string,
+  ): Promise<Outcome> {
     let fetched = this.#inflight.get(key);
     if (!fetched) {
       fetched = this.#fetch(facts, key);
@@ -356,11 +391,11 @@ export class Resolver {
     return null;
   }
 
-  async #internal(
+  #internal(
     facts: QueryFacts,
     client: ClientContext,
     origin: QueryOrigin,
-  ): Promise<Outcome | null> {
+  ): Outcome | Promise<Outcome> | null {
     const found = client.zones?.lookup(facts.name, typeName(facts.type));
     if (!found) return null;
     const event = { outcome: 'internal' as const, category: null, rule: null, upstream: null };
@@ -369,16 +404,17 @@ export class Resolver {
       // follow a bare CNAME), under the same firewall.
       const block = this.#firewall.decide(found.target, client.policy);
       if (block) return this.#blocked(facts, block, client, origin);
-      const tail = await this.#resolveTarget(found.target, facts);
-      return this.#finish(
-        facts,
-        encodeAnswer(facts, {
-          rcode: tail?.rcode ?? 'NOERROR',
-          answers: [...found.answers, ...(tail?.answers ?? [])],
-          authoritative: true,
-        }),
-        origin,
-        { ...event, rcode: tail?.rcode ?? 'NOERROR' },
+      return this.#resolveTarget(found.target, facts).then((tail) =>
+        this.#finish(
+          facts,
+          encodeAnswer(facts, {
+            rcode: tail?.rcode ?? 'NOERROR',
+            answers: [...found.answers, ...(tail?.answers ?? [])],
+            authoritative: true,
+          }),
+          origin,
+          { ...event, rcode: tail?.rcode ?? 'NOERROR' },
+        ),
       );
     }
     const rcode: Rcode = found.kind === 'nxdomain' ? 'NXDOMAIN' : 'NOERROR';

@@ -142,10 +142,7 @@ export class ListRegistry {
       };
       this.#loaded.set(id, { matcher, status });
       this.#regroup();
-      this.#log(
-        { list: id, rules, skipped: parsed.skipped },
-        'DNS block list loaded',
-      );
+      this.#log({ list: id, rules, skipped: parsed.skipped }, 'DNS block list loaded');
       return status;
     } catch (err) {
       const error = (err as Error).message;

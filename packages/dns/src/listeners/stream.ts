@@ -40,25 +40,34 @@ export function serveStream(
     closed = true;
   });
 
+  const write = (response: Uint8Array | null) => {
+    if (closed || !response) return;
+    const frame = Buffer.allocUnsafe(2 + response.length);
+    frame.writeUInt16BE(response.length, 0);
+    frame.set(response, 2);
+    socket.write(frame);
+  };
+  const done = () => {
+    inFlight -= 1;
+    if (!closed && socket.isPaused() && inFlight < limits.maxInFlight) socket.resume();
+  };
   const answer = (query: Buffer) => {
     inFlight += 1;
     if (inFlight >= limits.maxInFlight) socket.pause();
-    resolver
-      .handle(query, origin)
-      .then(
-        (response) => {
-          if (closed || !response) return;
-          const frame = Buffer.allocUnsafe(2 + response.length);
-          frame.writeUInt16BE(response.length, 0);
-          frame.set(response, 2);
-          socket.write(frame);
-        },
-        (err: unknown) => onError?.(err),
-      )
-      .finally(() => {
-        inFlight -= 1;
-        if (!closed && socket.isPaused() && inFlight < limits.maxInFlight) socket.resume();
-      });
+    let response: ReturnType<Resolver['handle']>;
+    try {
+      response = resolver.handle(query, origin);
+    } catch (err) {
+      onError?.(err);
+      done();
+      return;
+    }
+    if (response instanceof Promise) {
+      response.then(write, (err: unknown) => onError?.(err)).finally(done);
+    } else {
+      write(response);
+      done();
+    }
   };
 
   socket.on('data', (chunk: Buffer) => {

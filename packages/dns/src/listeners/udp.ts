@@ -2,6 +2,9 @@ import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import type { Resolver } from '../resolver.ts';
 
+/** A send that fails (the client's port closed) concerns only that client. */
+const ignoreSendError = () => {};
+
 /**
  * DNS over UDP (RFC 1035 §4.2.1). Each datagram is one query; answers go
  * back to the source it came from. A failure answering one query is never
@@ -15,12 +18,16 @@ export async function listenUdp(opts: {
 }): Promise<{ socket: Socket; port: number; close(): Promise<void> }> {
   const socket = createSocket({ type: isIPv6(opts.host) ? 'udp6' : 'udp4', reuseAddr: false });
   socket.on('message', (message, remote) => {
-    opts.resolver.handle(message, { protocol: 'udp', address: remote.address }).then(
-      (answer) => {
-        if (answer) socket.send(answer, remote.port, remote.address, () => {});
-      },
-      (err: unknown) => opts.onError?.(err),
-    );
+    const send = (answer: Uint8Array | null) => {
+      if (answer) socket.send(answer, remote.port, remote.address, ignoreSendError);
+    };
+    try {
+      const answer = opts.resolver.handle(message, { protocol: 'udp', address: remote.address });
+      if (answer instanceof Promise) answer.then(send, (err: unknown) => opts.onError?.(err));
+      else send(answer);
+    } catch (err) {
+      opts.onError?.(err);
+    }
   });
   socket.on('error', (err) => opts.onError?.(err));
   await new Promise<void>((resolve, reject) => {
