@@ -38,11 +38,9 @@ export class ClientDirectory {
   readonly #ranged: Ranged[] = [];
   readonly #zones = new Map<string, ZoneAuthority>();
   readonly #allowed: BlockList;
-  readonly #defaults: ClientDefaults;
   readonly #defaultContext: ClientContext;
 
   constructor(snapshot: DnsSnapshot, defaults: ClientDefaults) {
-    this.#defaults = defaults;
     this.#defaultContext = { policy: defaults.policy, group: null, client: null, zones: null };
     this.#allowed = blockListOf(defaults.allowedRanges);
     for (const group of snapshot.groups) {
