@@ -9,11 +9,10 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { startTestAuthority } from '@bulwark/dns/testing';
 import * as packet from 'dns-packet';
 import { dig, kdig } from '../support/dig.ts';
 import { buildWorld, givePasskey } from '../support/directory-world.ts';
-import { internetRecords } from '../support/dns-world.ts';
+import { startLocalInternet } from '../support/dns-world.ts';
 import { httpsRequest } from '../support/https.ts';
 import { makeTestPki } from '../support/pki.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
@@ -23,15 +22,7 @@ const host = '127.0.0.1';
 
 async function dnsServer(t: TestContext, opts: { rangeOrgs?: string[] } = {}) {
   const dir = tempDir(t);
-  const pki = await makeTestPki(join(dir, 'pki'), 'Upstream CA');
-  const authority = await startTestAuthority({
-    records: internetRecords,
-    tls: {
-      cert: readFileSync(pki.serverCertFile, 'utf8'),
-      key: readFileSync(pki.serverKeyFile, 'utf8'),
-    },
-  });
-  t.after(() => authority.close());
+  const { pki, authority } = await startLocalInternet(t, dir);
   const listPath = join(dir, 'ads.txt');
   writeFileSync(listPath, '||ads.example.net^\n');
   const trackersPath = join(dir, 'trackers.txt');

@@ -4,15 +4,13 @@
  * resolver too — its snapshot is rebuilt on the event, not on a restart.
  */
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, readFileSync } from 'node:fs';
+import { cpSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { it } from 'node:test';
-import { startTestAuthority } from '@bulwark/dns/testing';
 import { dig } from '../support/dig.ts';
 import { buildWorld, givePasskey } from '../support/directory-world.ts';
-import { internetRecords } from '../support/dns-world.ts';
+import { startLocalInternet } from '../support/dns-world.ts';
 import { natsUrl } from '../support/nats.ts';
-import { makeTestPki } from '../support/pki.ts';
 import { postgresSchema } from '../support/postgres.ts';
 import { startTestServer } from '../support/server.ts';
 import { tempDir } from '../support/temp.ts';
@@ -25,15 +23,7 @@ it('a zone record made on node 1 is answered by node 2 within a second', async (
   const nats = await natsUrl(t);
   if (!nats) return;
   const base = tempDir(t);
-  const pki = await makeTestPki(join(base, 'pki'), 'Upstream CA');
-  const authority = await startTestAuthority({
-    records: internetRecords,
-    tls: {
-      cert: readFileSync(pki.serverCertFile, 'utf8'),
-      key: readFileSync(pki.serverKeyFile, 'utf8'),
-    },
-  });
-  t.after(() => authority.close());
+  const { pki, authority } = await startLocalInternet(t, base);
   const config = {
     dns: {
       enabled: true,

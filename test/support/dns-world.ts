@@ -54,6 +54,21 @@ export const internetRecords: AuthorityRecord[] = [
   })),
 ];
 
+/** The local internet: a throwaway PKI and the authority serving internetRecords over DoT and DoH. */
+export async function startLocalInternet(
+  t: TestContext,
+  dir: string,
+): Promise<{ pki: TestPki; authority: TestAuthority; tls: { cert: string; key: string } }> {
+  const pki = await makeTestPki(join(dir, 'pki'), 'Bulwark DNS test CA');
+  const tls = {
+    cert: readFileSync(pki.serverCertFile, 'utf8'),
+    key: readFileSync(pki.serverKeyFile, 'utf8'),
+  };
+  const authority = await startTestAuthority({ records: internetRecords, tls });
+  t.after(() => authority.close());
+  return { pki, authority, tls };
+}
+
 export interface DnsWorld {
   pki: TestPki;
   dir: string;
@@ -68,13 +83,7 @@ export async function startDnsWorld(
   overrides: Partial<DnsServerOptions> & { lists?: ListSource[] } = {},
 ): Promise<DnsWorld> {
   const dir = tempDir(t, 'bulwark-dns-');
-  const pki = await makeTestPki(join(dir, 'pki'), 'Bulwark DNS test CA');
-  const tls = {
-    cert: readFileSync(pki.serverCertFile, 'utf8'),
-    key: readFileSync(pki.serverKeyFile, 'utf8'),
-  };
-  const authority = await startTestAuthority({ records: internetRecords, tls });
-  t.after(() => authority.close());
+  const { pki, authority, tls } = await startLocalInternet(t, dir);
   const dns = await startDnsServer({
     host: '127.0.0.1',
     udpPort: 0,
