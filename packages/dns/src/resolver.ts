@@ -3,10 +3,17 @@ import { ResponseCache } from './cache/cache.ts';
 import { type ClientContext, type ClientDefaults, ClientDirectory } from './clients.ts';
 import { type Block, Firewall } from './firewall/firewall.ts';
 import type { ListRegistry } from './firewall/lists.ts';
-import { isPrivateAddress } from './firewall/rebinding.ts';
 import type { ClientRateLimiter } from './limits/rate-limit.ts';
 import type { DnsSnapshot, QueryEvent } from './types.ts';
 import type { UpstreamPool } from './upstream/pool.ts';
+import {
+  cleanUpstreamAnswer,
+  isPrivateReverse,
+  questionBytes,
+  rcodeName,
+  reidentify,
+  withClientFlags,
+} from './wire/answers.ts';
 import {
   type Answer,
   classicUdpBytes,
@@ -335,42 +342,9 @@ export class Resolver {
     } catch {
       return null;
     }
-    let decoded: packet.Packet;
-    try {
-      decoded = packet.decode(Buffer.from(reply.response));
-    } catch {
-      return null;
-    }
-    const question = decoded.questions?.[0];
-    if (!question || question.name.toLowerCase() !== facts.name) return null;
-    const rcode = (decoded.flags ?? 0) & 0xf;
-    const rebindingExempt = this.#rebindingExempt(facts.name);
-    const answers = (decoded.answers ?? []).filter(
-      (a) =>
-        rebindingExempt ||
-        !(
-          (a.type === 'A' || a.type === 'AAAA') &&
-          isPrivateAddress(String((a as { data?: unknown }).data))
-        ),
-    );
-    const targets = answers
-      .filter((a) => a.type === 'CNAME')
-      .map((a) =>
-        String((a as { data?: unknown }).data)
-          .toLowerCase()
-          .replace(/\.$/, ''),
-      );
-    // Negative answers keep their SOA (RFC 2308 caching); positive ones travel without extras.
-    const authorities =
-      answers.length === 0 ? (decoded.authorities ?? []).filter((a) => a.type === 'SOA') : [];
-    const answerRcode: Rcode = rcode === 3 ? 'NXDOMAIN' : rcode === 0 ? 'NOERROR' : 'SERVFAIL';
-    if (answerRcode === 'SERVFAIL') return null;
-    const response = encodeAnswer(facts, {
-      rcode: answerRcode,
-      answers,
-      authorities,
-      flags: decoded.flags ?? 0,
-    });
+    const cleaned = cleanUpstreamAnswer(facts, reply.response, this.#rebindingExempt(facts.name));
+    if (!cleaned) return null;
+    const { response, targets } = cleaned;
     this.cache.set(key, response, this.#now());
     if (targets.length > 0) this.#cnameTargets.set(key, targets);
     else this.#cnameTargets.delete(key);
@@ -581,53 +555,4 @@ export class Resolver {
       event,
     };
   }
-}
-
-const rcodeNames = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED'];
-
-function rcodeName(response: Uint8Array): string {
-  const code = (response[3] ?? 0) & 0xf;
-  return rcodeNames[code] ?? `RCODE${code}`;
-}
-
-/** A cached answer carries the first asker's RD/CD bits; each client gets its own back. */
-function withClientFlags(response: Uint8Array, facts: QueryFacts): Uint8Array {
-  const view = Buffer.from(response.buffer, response.byteOffset, response.length);
-  const mask = (1 << 8) | (1 << 4);
-  view.writeUInt16BE((view.readUInt16BE(2) & ~mask) | (facts.flags & mask), 2);
-  return response;
-}
-
-function reidentify(response: Uint8Array, facts: QueryFacts): Uint8Array {
-  const copy = Buffer.from(response);
-  copy.writeUInt16BE(facts.id, 0);
-  copy.set(facts.question, 12);
-  return copy;
-}
-
-/** Reverse names of private and link-local ranges (RFC 6303): answered here, never forwarded. */
-function isPrivateReverse(name: string): boolean {
-  if (!name.endsWith('.arpa')) return false;
-  if (/(^|\.)10\.in-addr\.arpa$/.test(name)) return true;
-  if (/(^|\.)168\.192\.in-addr\.arpa$/.test(name)) return true;
-  if (/(^|\.)254\.169\.in-addr\.arpa$/.test(name)) return true;
-  if (/(^|\.)127\.in-addr\.arpa$/.test(name)) return true;
-  if (/(^|\.)(1[6-9]|2\d|3[01])\.172\.in-addr\.arpa$/.test(name)) return true;
-  if (/(^|\.)[cd]\.f\.ip6\.arpa$/.test(name)) return true;
-  if (/(^|\.)[89ab]\.e\.f\.ip6\.arpa$/.test(name)) return true;
-  return false;
-}
-
-/** A question's wire bytes for a name we ask about ourselves (no client bytes to echo). */
-function questionBytes(name: string, type: number): Buffer {
-  const labels = name === '' ? [] : name.split('.');
-  const parts: Buffer[] = [];
-  for (const label of labels) {
-    const bytes = Buffer.from(label, 'utf8');
-    parts.push(Buffer.from([bytes.length]), bytes);
-  }
-  const tail = Buffer.alloc(5);
-  tail.writeUInt16BE(type, 1);
-  tail.writeUInt16BE(1, 3);
-  return Buffer.concat([...parts, tail]);
 }
