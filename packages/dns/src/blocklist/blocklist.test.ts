@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { normalizeName } from '../names.ts';
 import { DomainMatcher } from './matcher.ts';
 import { NameHashSet, newSuffixes, suffixesOf } from './name-set.ts';
-import { type ListFormat, parseList } from './parse.ts';
+import { type ListFormat, parseList, readListInSlices } from './parse.ts';
 
 function matcherOf(text: string, format: ListFormat): DomainMatcher {
   const m = new DomainMatcher();
@@ -199,5 +199,32 @@ describe('name fingerprint set', () => {
         },
       ),
     );
+  });
+});
+
+describe('reading a big list', () => {
+  it('gives the event loop back between slices and reads the same rules as in one go', async () => {
+    const text = Array.from({ length: 20_000 }, (_, i) => `name${i}.example.com`).join('\n');
+    let turns = 0;
+    let reading = true;
+    const tick = () => {
+      turns += 1;
+      if (reading) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const sliced: string[] = [];
+    const result = await readListInSlices(
+      text,
+      'domains',
+      (rule) => {
+        if (rule.match !== 'regex') sliced.push(rule.name);
+      },
+      1000,
+    );
+    reading = false;
+    assert.ok(turns >= 10, `other work ran while the list was read (${turns} turns)`);
+    const whole = parseList(text, 'domains').rules.map((r) => (r.match === 'regex' ? '' : r.name));
+    assert.deepEqual(sliced, whole);
+    assert.equal(result.skipped, 0);
   });
 });

@@ -70,33 +70,71 @@ export function readList(
   format: ListFormat,
   onRule: (rule: ListRule) => void,
 ): Omit<ParsedList, 'rules'> {
-  const result: Omit<ParsedList, 'rules'> = { skipped: 0, samples: [] };
-  const skip = (line: number, raw: string, reason: string) => {
-    result.skipped += 1;
-    if (result.samples.length < maxSamples) {
-      result.samples.push({ line, text: raw.slice(0, 120), reason });
-    }
-  };
-  const parseLine = lineParsers[format];
-  const state: RpzState = { origin: null, owner: null };
-  let lineNumber = 0;
-  let start = 0;
-  while (start <= text.length) {
-    let end = text.indexOf('\n', start);
-    if (end < 0) end = text.length;
-    const raw = text.slice(start, end > start && text.charCodeAt(end - 1) === 13 ? end - 1 : end);
-    start = end + 1;
-    lineNumber += 1;
-    if (raw.length > maxLineLength) {
-      skip(lineNumber, raw, `longer than ${maxLineLength} characters`);
-      continue;
-    }
-    const parsed = parseLine(raw, state);
-    if (parsed === null) continue;
-    if (typeof parsed === 'string') skip(lineNumber, raw, parsed);
-    else for (const rule of parsed) onRule(rule);
+  const reader = new ListReader(text, format, onRule);
+  while (reader.step(Number.POSITIVE_INFINITY));
+  return reader.result;
+}
+
+/**
+ * The same, giving the event loop back every `linesPerSlice` lines: a
+ * million-line list is parsed in slices of a few milliseconds, so a refresh
+ * never stops the resolver answering (one parse of 1M lines is ~2 s).
+ */
+export async function readListInSlices(
+  text: string,
+  format: ListFormat,
+  onRule: (rule: ListRule) => void,
+  linesPerSlice = 5000,
+): Promise<Omit<ParsedList, 'rules'>> {
+  const reader = new ListReader(text, format, onRule);
+  while (reader.step(linesPerSlice)) await new Promise((resolve) => setImmediate(resolve));
+  return reader.result;
+}
+
+class ListReader {
+  readonly result: Omit<ParsedList, 'rules'> = { skipped: 0, samples: [] };
+  readonly #text: string;
+  readonly #parseLine: LineParser;
+  readonly #onRule: (rule: ListRule) => void;
+  readonly #state: RpzState = { origin: null, owner: null };
+  #lineNumber = 0;
+  #start = 0;
+
+  constructor(text: string, format: ListFormat, onRule: (rule: ListRule) => void) {
+    this.#text = text;
+    this.#parseLine = lineParsers[format];
+    this.#onRule = onRule;
   }
-  return result;
+
+  /** Reads up to `lines` lines; false once the text is done. */
+  step(lines: number): boolean {
+    const text = this.#text;
+    for (let n = 0; n < lines; n++) {
+      if (this.#start > text.length) return false;
+      let end = text.indexOf('\n', this.#start);
+      if (end < 0) end = text.length;
+      const cut = end > this.#start && text.charCodeAt(end - 1) === 13 ? end - 1 : end;
+      const raw = text.slice(this.#start, cut);
+      this.#start = end + 1;
+      this.#lineNumber += 1;
+      if (raw.length > maxLineLength) {
+        this.#skip(raw, `longer than ${maxLineLength} characters`);
+        continue;
+      }
+      const parsed = this.#parseLine(raw, this.#state);
+      if (parsed === null) continue;
+      if (typeof parsed === 'string') this.#skip(raw, parsed);
+      else for (const rule of parsed) this.#onRule(rule);
+    }
+    return this.#start <= text.length;
+  }
+
+  #skip(raw: string, reason: string): void {
+    this.result.skipped += 1;
+    if (this.result.samples.length < maxSamples) {
+      this.result.samples.push({ line: this.#lineNumber, text: raw.slice(0, 120), reason });
+    }
+  }
 }
 
 const rpzCnameAnswers: Record<string, BlockAnswer> = {

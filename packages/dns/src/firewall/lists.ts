@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { get as httpsGet } from 'node:https';
 import { DomainMatcher } from '../blocklist/matcher.ts';
-import { type ListFormat, readList } from '../blocklist/parse.ts';
+import { type ListFormat, readListInSlices } from '../blocklist/parse.ts';
 import type { BlockAnswer, DnsCategory } from '../types.ts';
 
 /** One block list the operator subscribed to (config `dns.lists`). */
@@ -127,7 +127,7 @@ export class ListRegistry {
       const matcher = new DomainMatcher();
       let rules = 0;
       const add = matcher.adder(id);
-      const parsed = readList(text, source.format, (rule) => {
+      const parsed = await readListInSlices(text, source.format, (rule) => {
         rules += 1;
         add(rule);
       });
