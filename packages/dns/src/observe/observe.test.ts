@@ -316,6 +316,8 @@ describe('metrics', () => {
     const metrics = createDnsMetrics(registry);
     metrics.observe(event({ protocol: 'doh', outcome: 'cached', durationMs: 0.2 }));
     metrics.observe(event({ protocol: 'doh', outcome: 'cached', durationMs: 0.3 }));
+    metrics.observe(event({ protocol: 'udp', outcome: 'answered', durationMs: 0.2 }));
+    metrics.observe(event({ protocol: 'udp', outcome: 'answered', durationMs: 0.3 }));
     metrics.observe(blocked('ads.example', 'ads', { durationMs: 1 }));
     metrics.rateLimited('slip');
     metrics.rateLimited('drop');
@@ -335,9 +337,15 @@ describe('metrics', () => {
     has('bulwark_dns_queries_total{protocol="tcp",outcome="failed"} 0');
     has('bulwark_dns_blocked_total{category="ads"} 1');
     has('bulwark_dns_blocked_total{category="malware"} 0');
-    has('bulwark_dns_query_duration_seconds_bucket{le="0.00025",outcome="cached"} 1');
-    has('bulwark_dns_query_duration_seconds_bucket{le="0.0005",outcome="cached"} 2');
-    has('bulwark_dns_query_duration_seconds_count{outcome="cached"} 2');
+    has('bulwark_dns_query_duration_seconds_bucket{le="0.00025",outcome="answered"} 1');
+    has('bulwark_dns_query_duration_seconds_bucket{le="0.0005",outcome="answered"} 2');
+    has('bulwark_dns_query_duration_seconds_count{outcome="answered"} 2');
+    // Cache hits are counted, not timed.
+    assert.ok(!/bulwark_dns_query_duration_seconds_count\{outcome="cached"\}/.test(text));
+    // Counted between scrapes too: a second scrape adds only what came since.
+    metrics.observe(event({ protocol: 'doh', outcome: 'cached', durationMs: 0.2 }));
+    const again = await registry.metrics();
+    assert.ok(again.includes('bulwark_dns_queries_total{protocol="doh",outcome="cached"} 3'));
     has('bulwark_dns_cache_entries 1234');
     has('bulwark_dns_upstream_healthy{upstream="quad9"} 1');
     has('bulwark_dns_upstream_healthy{upstream="cloudflare"} 0');
