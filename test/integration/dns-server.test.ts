@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { describe, it, type TestContext } from 'node:test';
 import * as packet from 'dns-packet';
 import { dig, kdig } from '../support/dig.ts';
@@ -88,6 +89,29 @@ async function unsealedWorld(server: TestServer) {
 }
 
 describe('DNS firewall in the server', () => {
+  it('keeps DoH tokens and looked-up names out of the server log', async (t) => {
+    const log = new PassThrough();
+    let written = '';
+    log.on('data', (chunk: Buffer) => {
+      written += chunk.toString();
+    });
+    const server = await startTestServer(t, { dataDir: tempDir(t), logStream: log });
+    const query = packet.encode({
+      type: 'query',
+      id: 0,
+      flags: packet.RECURSION_DESIRED,
+      questions: [{ type: 'A', name: 'secret-lookup.example' }],
+    });
+    await server.request(
+      `/dns-query/TOKEN-SHOULD-NOT-BE-LOGGED?dns=${query.toString('base64url')}`,
+    );
+    await server.request('/v1/sys/status');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.match(written, /incoming request/, 'the log is being written at debug level');
+    assert.doesNotMatch(written, /TOKEN-SHOULD-NOT-BE-LOGGED/);
+    assert.doesNotMatch(written, new RegExp(query.toString('base64url')));
+  });
+
   it('resolves while sealed with the defaults, then serves the org’s zones and groups once unsealed', async (t) => {
     const { server, dns } = await dnsServer(t);
     const udp = dns.ports.udp ?? 0;
