@@ -59,6 +59,9 @@ export interface ResolverOptions {
   now?: () => number;
 }
 
+/** Cached answers whose CNAME targets are remembered for the cloaking check. */
+const maxAliasedAnswers = 100_000;
+
 /** Browsers check this name; NXDOMAIN tells them to keep using the network's resolver. */
 const canaryName = 'use-application-dns.net';
 
@@ -350,7 +353,15 @@ export class Resolver {
     else this.#cnameTargets.delete(key);
     this.#lastUpstream.set(key, reply.upstream);
     if (this.#lastUpstream.size > 10_000) this.#lastUpstream.clear();
-    if (this.#cnameTargets.size > 100_000) this.#cnameTargets.clear();
+    if (this.#cnameTargets.size > maxAliasedAnswers) {
+      // The oldest aliased answer leaves the cache with its targets: a cached answer
+      // whose CNAME targets were forgotten would skip the cloaking check on every hit.
+      const oldest = this.#cnameTargets.keys().next().value;
+      if (oldest !== undefined) {
+        this.#cnameTargets.delete(oldest);
+        this.cache.delete(oldest);
+      }
+    }
     return response;
   }
 
