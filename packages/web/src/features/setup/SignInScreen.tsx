@@ -1,0 +1,4 @@
+// STUB
+export function SignInScreen(_props: Record<string, unknown>) {
+  return <p>SignInScreen</p>;
+}
