@@ -37,6 +37,8 @@ import { DnsDirectoryService } from './dns/service.ts';
 import { BulwarkError } from './errors.ts';
 import { type App, buildApp } from './http/app.ts';
 import { registerPageRoutes } from './http/pages/routes.ts';
+import { registerWebAppRoutes } from './http/web-app.ts';
+import { registerLoginMethodsRoute } from './identity/methods-route.ts';
 import { registerAdminUserRoutes } from './identity/admin/routes.ts';
 import {
   buildIdentityContext,
@@ -539,6 +541,8 @@ export async function startServer(
     routes: [
       registerPasskeyRoutes(currentIdentity, currentLedger),
       registerPageRoutes,
+      (a) => registerWebAppRoutes(a),
+      (a) => registerLoginMethodsRoute(a, config),
       (a) => registerSessionRoutes(a, currentIdentity, currentLedger),
       (a) => registerAdminUserRoutes(a, currentIdentity, currentLedger),
       (a) =>

@@ -155,7 +155,9 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   });
 
   app.addHook('onSend', async (_req, reply, payload) => {
-    reply.header('cache-control', 'no-store');
+    // Answers carry secrets and personal data: not cached, unless a route
+    // chose otherwise (the web client's immutable static files).
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
     return payload;
   });
 

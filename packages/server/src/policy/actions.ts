@@ -123,9 +123,14 @@ export const actions = {
   ),
   'sys.openapi': open('This API as an OpenAPI 3.1 document.'),
   'page.static': open('Login, setup and enrolment pages and their assets.'),
+  // The app must load before init and while sealed: it shows those ceremonies.
+  'page.app': open('The web client: its shell, static files, manifest and service worker.', {
+    availableWhileSealed: true,
+  }),
 
   // --- authentication ------------------------------------------------------
   'auth.login': open('A login ceremony step (passkey, password, second factor, LDAP, OIDC).'),
+  'auth.methods': open('The sign-in methods and connectors this installation offers.'),
   'auth.setup': open('The first-admin passkey ceremony (needs the setup link).'),
   'auth.enrol': open('A new account passkey ceremony (needs the enrolment link).'),
   'auth.logout': self('End this session.', { policyExempt: true }),
