@@ -58,6 +58,7 @@ import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
+import { type FetchLike, MessagingHttp } from '@bulwark/chat';
 import {
   type AuthService,
   addMembers,
@@ -80,7 +81,7 @@ import {
   processIncoming,
 } from '@bulwark/crypto';
 import type { ConversationView } from '@bulwark/protocol';
-import { type FetchLike, httpsFetch, MessagingHttp } from '../../packages/cli/src/chat/http.ts';
+import { httpsFetch } from '../../packages/cli/src/chat/https-fetch.ts';
 import type { HostRequest, PopulatedGroup, SqlTiming } from './server-host.ts';
 import { emit, machine, mib, quantiles, round } from './stats.ts';
 

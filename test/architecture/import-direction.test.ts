@@ -17,12 +17,28 @@ const allowed: Record<string, string[]> = {
   protocol: [],
   crypto: [],
   ledger: [],
+  // The messaging device client, shared by the CLI and the web client: a library.
+  chat: ['protocol', 'crypto'],
   server: ['protocol', 'crypto', 'ledger', 'dns'],
-  cli: ['protocol', 'crypto', 'ledger'],
+  cli: ['protocol', 'crypto', 'ledger', 'chat'],
   dns: ['protocol', 'crypto'],
   mail: ['protocol', 'crypto'],
-  web: ['protocol', 'crypto', 'ledger'],
+  web: ['protocol', 'crypto', 'ledger', 'chat'],
 };
+
+/** The subpaths a package's `exports` declares besides "." (its public API, CONVENTIONS.md §2). */
+function exportedSubpaths(name: string): string[] {
+  try {
+    const manifest = JSON.parse(readFileSync(join(packagesDir, name, 'package.json'), 'utf8')) as {
+      exports?: Record<string, unknown>;
+    };
+    return Object.keys(manifest.exports ?? {})
+      .filter((key) => key.startsWith('./'))
+      .map((key) => key.slice(2));
+  } catch {
+    return [];
+  }
+}
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
@@ -68,7 +84,8 @@ function violations(): string[] {
           const [name = '', ...rest] = spec.slice('@bulwark/'.length).split('/');
           if (!may.includes(name))
             found.push(`${where}: packages/${pkg.name} may not import @bulwark/${name}`);
-          if (rest.length > 0) found.push(`${where}: deep import into another package: ${spec}`);
+          if (rest.length > 0 && !exportedSubpaths(name).includes(rest.join('/')))
+            found.push(`${where}: deep import into another package: ${spec}`);
         }
       }
     }
@@ -86,5 +103,17 @@ describe('import direction', () => {
     assert.ok(importsOf(serverMain).includes('../policy/actions.ts'));
     const cliClient = sourceFiles(join(packagesDir, 'cli', 'src')).flatMap(importsOf);
     assert.ok(cliClient.includes('@bulwark/protocol'), 'the CLI imports the protocol package');
+    assert.ok(cliClient.includes('@bulwark/chat'), 'the CLI imports the chat core');
+  });
+
+  it('the chat core stays platform-neutral: no Node built-ins outside its tests', () => {
+    const found = sourceFiles(join(packagesDir, 'chat', 'src'))
+      .filter((file) => !file.endsWith('.test.ts') && !file.includes(`${sep}test-support${sep}`))
+      .flatMap((file) =>
+        importsOf(file)
+          .filter((spec) => spec.startsWith('node:') || spec === 'ws')
+          .map((spec) => `${relative(root, file)}: ${spec}`),
+      );
+    assert.deepEqual(found, []);
   });
 });

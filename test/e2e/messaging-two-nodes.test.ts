@@ -11,8 +11,8 @@ import assert from 'node:assert/strict';
 import { cpSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { it } from 'node:test';
+import type { ChatEvent } from '@bulwark/chat';
 import type { ConversationView } from '@bulwark/protocol';
-import type { ChatEvent } from '../../packages/cli/src/chat/events.ts';
 import { type ServerProcess, startServerProcess } from '../support/bulwark-process.ts';
 import {
   type ApiTarget,

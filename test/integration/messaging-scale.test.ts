@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { MemoryDeviceStore } from '@bulwark/chat';
 import {
   encryptApplication,
   type GroupState,
   joinFromWelcome,
   processIncoming,
 } from '@bulwark/crypto';
-import { MemoryDeviceStore } from '../../packages/cli/src/chat/device-store.ts';
 import { MemberStore } from '../../packages/server/src/directory/projects.ts';
 import { buildWorld } from '../support/directory-world.ts';
 import { openLiveSocket } from '../support/live-socket.ts';

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { MemoryDeviceStore } from '@bulwark/chat';
 import { deserializeGroupState, MlsGroupError, processIncoming } from '@bulwark/crypto';
-import { MemoryDeviceStore } from '../../packages/cli/src/chat/device-store.ts';
-import { httpsFetch } from '../../packages/cli/src/chat/http.ts';
+import { httpsFetch } from '../../packages/cli/src/chat/https-fetch.ts';
 import { buildWorld } from '../support/directory-world.ts';
 import {
   allJoined,

@@ -1,9 +1,12 @@
 import type { TestContext } from 'node:test';
-import { createCryptoEngine } from '../../packages/cli/src/chat/crypto-engine.ts';
-import { MemoryDeviceStore } from '../../packages/cli/src/chat/device-store.ts';
-import type { ChatEvent } from '../../packages/cli/src/chat/events.ts';
-import type { FetchLike } from '../../packages/cli/src/chat/http.ts';
-import { MessagingClient } from '../../packages/cli/src/chat/messaging-client.ts';
+import {
+  type ChatEvent,
+  createCryptoEngine,
+  type FetchLike,
+  MemoryDeviceStore,
+  MessagingClient,
+} from '@bulwark/chat';
+import { nodeTransport } from '../../packages/cli/src/chat/node-transport.ts';
 import type { TestServer } from './server.ts';
 
 /** A fresh bearer session for a person: one per device, as separate installations would have. */
@@ -53,7 +56,7 @@ export async function connectDevice(
   const client = new MessagingClient({
     baseUrl: node.baseUrl,
     token: session.token,
-    ca: node.ca,
+    ...nodeTransport(node.ca),
     store: opts.store ?? new MemoryDeviceStore(),
     engine: createCryptoEngine(),
     ...(opts.fetchImpl ? { fetchImpl: opts.fetchImpl } : {}),

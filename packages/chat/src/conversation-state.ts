@@ -153,6 +153,7 @@ export class ConversationState {
       seq,
       at: this.#deps.now().toISOString(),
       text: `Members changed: ${parts.join('; ')}`,
+      members: { added, removed },
     });
     return true;
   }

@@ -1,6 +1,5 @@
-import type { MessageBody } from '@bulwark/crypto';
+import type { MessageBody, MessageId } from '@bulwark/crypto';
 import type { Delivery, WelcomeDelivery } from '@bulwark/protocol';
-import { ApiError } from '../client.ts';
 import {
   ChatError,
   type ConversationContext,
@@ -8,6 +7,7 @@ import {
   ConversationState,
 } from './conversation-state.ts';
 import type { ConversationRecord } from './device-store.ts';
+import { ApiError } from './errors.ts';
 import { reconcileGroup, updateOwnKeys } from './group-work.ts';
 import { processDelivery, processWelcome } from './incoming.ts';
 import { sendMessage } from './sending.ts';
@@ -30,7 +30,7 @@ export class Conversation {
   readonly #cx: ConversationContext;
   #chain: Promise<unknown> = Promise.resolve();
   #reconcileQueued = false;
-  readonly #timers = new Set<NodeJS.Timeout>();
+  readonly #timers = new Set<ReturnType<typeof setTimeout>>();
 
   constructor(id: string, deps: ConversationDeps) {
     this.id = id;
@@ -86,8 +86,11 @@ export class Conversation {
     return this.run(() => updateOwnKeys(this.#cx));
   }
 
-  send(body: MessageBody): Promise<{ messageId: string; seq: number | null }> {
-    return this.run(() => sendMessage(this.#cx, body));
+  send(
+    body: MessageBody,
+    messageId?: MessageId,
+  ): Promise<{ messageId: string; seq: number | null }> {
+    return this.run(() => sendMessage(this.#cx, body, messageId));
   }
 
   notice(
@@ -121,7 +124,7 @@ export class Conversation {
       this.#timers.delete(timer);
       this.reconcile(true).catch((err: unknown) => this.#reportError(err));
     }, ms);
-    timer.unref?.();
+    (timer as { unref?: () => void }).unref?.();
     this.#timers.add(timer);
   }
 

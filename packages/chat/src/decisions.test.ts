@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Delivery } from '@bulwark/protocol';
-import { ApiError, TransportError } from '../client.ts';
 import {
   backoffMs,
   classifyDelivery,
@@ -12,6 +11,7 @@ import {
   splitHeld,
 } from './decisions.ts';
 import { type ConversationRecord, emptyConversation } from './device-store.ts';
+import { ApiError, TransportError } from './errors.ts';
 
 function record(over: Partial<ConversationRecord> = {}): ConversationRecord {
   return { ...emptyConversation('c'), groupState: 'AQ', epoch: 4, processedSeq: 10, ...over };

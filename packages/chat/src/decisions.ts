@@ -1,6 +1,6 @@
 import type { Delivery } from '@bulwark/protocol';
-import { ApiError, TransportError } from '../client.ts';
 import type { ConversationRecord } from './device-store.ts';
+import { ApiError, TransportError } from './errors.ts';
 import { engineErrorCode } from './mls-engine.ts';
 
 /**

@@ -1,8 +1,8 @@
 import { type DeviceStatus, type MlsCiphersuite, messagingLimits } from '@bulwark/protocol';
-import { ApiError } from '../client.ts';
 import { fromBase64Url, toBase64Url } from './bytes.ts';
 import { keyPackagesToUpload } from './decisions.ts';
 import type { DeviceStore, Member, StoredDevice, StoredKeyPackage } from './device-store.ts';
+import { ApiError } from './errors.ts';
 import type { MessagingHttp } from './http.ts';
 import type { EngineIdentity, MlsEngine } from './mls-engine.ts';
 

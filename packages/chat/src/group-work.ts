@@ -1,8 +1,8 @@
-import { ApiError, TransportError } from '../client.ts';
 import { fromBase64Url, sha256Hex, toBase64Url } from './bytes.ts';
 import { ChatError, type ConversationContext, sleep } from './conversation-state.ts';
 import { backoffMs, maxAttempts, retryDecision } from './decisions.ts';
 import type { Member } from './device-store.ts';
+import { ApiError, TransportError } from './errors.ts';
 import type { MessagingHttp } from './http.ts';
 import { catchUp } from './incoming.ts';
 import type { CommitResult } from './mls-engine.ts';

@@ -1,5 +1,3 @@
-import { Agent, request } from 'node:https';
-import { getCACertificates } from 'node:tls';
 import type {
   AttachmentRef,
   ClaimedKeyPackage,
@@ -11,10 +9,15 @@ import type {
   KeyPackageStock,
   UploadKeyPackagesBody,
 } from '@bulwark/protocol';
-import { ApiError, TransportError } from '../client.ts';
+import { ApiError, TransportError } from './errors.ts';
 import { isRecord, readDelivery } from './frames.ts';
 
-/** The subset of `fetch` the client uses; tests pass a fake, the CLI gets `httpsFetch`. */
+/**
+ * The subset of `fetch` the client uses: the seam for the platform's HTTP.
+ * Tests pass a fake, the CLI its node:https fetch trusting the server's CA,
+ * the browser `window.fetch` with the session cookie. A `close` on it (kept-
+ * alive connections) is called when the client closes.
+ */
 export type FetchLike = (
   url: string,
   init: { method: string; headers: Record<string, string>; body?: Uint8Array },
@@ -28,16 +31,14 @@ export interface FetchAnswer {
 export interface HttpOptions {
   /** The server's base URL (`https://host:port/`). */
   baseUrl: string;
-  /** A bearer session token (`bws_…`). */
-  token: string;
-  /** PEM of the only CA to trust; the system trust store when absent. */
-  ca?: string;
-  fetchImpl?: FetchLike;
+  /** A bearer session token (`bws_…`); absent where the platform sends a session cookie. */
+  token?: string;
+  fetchImpl: FetchLike & { close?(): void };
 }
 
 /** Answers are bounded: a hostile or broken server must not fill memory. */
 const maxJsonBytes = 8 * 1024 * 1024;
-const maxAttachmentBytes = 512 * 1024 * 1024;
+export const maxAttachmentBytes = 512 * 1024 * 1024;
 
 /**
  * The messaging routes of docs/messaging.md, one method each. Bytes stay
@@ -45,26 +46,18 @@ const maxAttachmentBytes = 512 * 1024 * 1024;
  */
 export class MessagingHttp {
   readonly baseUrl: URL;
-  readonly #token: string;
-  readonly #fetch: FetchLike;
-  readonly #close: () => void;
+  readonly #token: string | undefined;
+  readonly #fetch: FetchLike & { close?(): void };
 
   constructor(opts: HttpOptions) {
     this.baseUrl = new URL(opts.baseUrl.endsWith('/') ? opts.baseUrl : `${opts.baseUrl}/`);
     this.#token = opts.token;
-    if (opts.fetchImpl) {
-      this.#fetch = opts.fetchImpl;
-      this.#close = () => {};
-    } else {
-      const https = httpsFetch(opts.ca);
-      this.#fetch = https;
-      this.#close = https.close;
-    }
+    this.#fetch = opts.fetchImpl;
   }
 
   /** Closes kept-alive connections (they would keep a CLI process from exiting). */
   close(): void {
-    this.#close();
+    this.#fetch.close?.();
   }
 
   // --- account ---
@@ -220,10 +213,8 @@ export class MessagingHttp {
     body: unknown,
     limit: number,
   ): Promise<{ status: number; raw: Uint8Array }> {
-    const headers: Record<string, string> = {
-      accept: 'application/json',
-      authorization: `Bearer ${this.#token}`,
-    };
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (this.#token !== undefined) headers.authorization = `Bearer ${this.#token}`;
     let payload: Uint8Array | undefined;
     if (body instanceof Uint8Array) {
       headers['content-type'] = 'application/octet-stream';
@@ -250,45 +241,6 @@ export class MessagingHttp {
   }
 }
 
-/** `fetch` over node:https, trusting only `ca` when given (Node's fetch takes no CA option). */
-export function httpsFetch(ca?: string): FetchLike & { close(): void } {
-  const agent = new Agent({
-    minVersion: 'TLSv1.3',
-    keepAlive: true,
-    ca: ca ?? [...new Set([...getCACertificates('default'), ...getCACertificates('system')])],
-  });
-  const fetchImpl: FetchLike = (url, init) =>
-    new Promise((resolve, reject) => {
-      const headers = { ...init.headers };
-      if (init.body) headers['content-length'] = String(init.body.byteLength);
-      const req = request(url, { method: init.method, headers, agent, timeout: 60_000 }, (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > maxAttachmentBytes) {
-            res.destroy(new TransportError('the answer is too large'));
-            return;
-          }
-          chunks.push(chunk);
-        });
-        res.on('error', reject);
-        res.on('end', () => {
-          const all = Buffer.concat(chunks);
-          resolve({
-            status: res.statusCode ?? 0,
-            arrayBuffer: async () =>
-              all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength) as ArrayBuffer,
-          });
-        });
-      });
-      req.on('timeout', () => req.destroy(new TransportError(`${url} did not answer in time`)));
-      req.on('error', reject);
-      req.end(init.body);
-    });
-  return Object.assign(fetchImpl, { close: () => agent.destroy() });
-}
-
 function answerError(status: number, raw: Uint8Array, path: string): Error {
   let body: unknown;
   try {
@@ -310,7 +262,7 @@ function seg(id: string): string {
 
 function shape(what: string): TransportError {
   return new TransportError(
-    `the answer of ${what} does not match the messaging protocol: is the server the same version as this CLI?`,
+    `the answer of ${what} does not match the messaging protocol: is the server the same version as this client?`,
   );
 }
 

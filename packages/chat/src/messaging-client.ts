@@ -1,5 +1,6 @@
 import {
   type AttachmentBody,
+  asMessageId,
   attachmentBody,
   decryptAttachment,
   encryptAttachment,
@@ -22,15 +23,16 @@ import type { Timeline } from './timeline.ts';
 export interface MessagingClientOptions {
   /** The server (`https://host:port/`). */
   baseUrl: string;
-  /** A bearer session token (`bws_…`). */
-  token: string;
-  /** PEM of the CA to trust (the test CA, or a server's local CA); the system store when absent. */
-  ca?: string;
+  /** A bearer session token (`bws_…`); absent where the platform sends a session cookie (browsers). */
+  token?: string;
+  /** Where the device keeps its secrets and state (the platform's seam). */
   store: DeviceStore;
-  fetchImpl?: FetchLike;
+  /** The platform's HTTP (the CLI: node:https with the server's CA; browsers: window.fetch). */
+  fetchImpl: FetchLike & { close?(): void };
   /** The MLS engine; `createCryptoEngine()` from `crypto-engine.ts` in real use. */
   engine: MlsEngine;
-  wsFactory?: WsFactory;
+  /** The platform's WebSocket (the CLI: the `ws` package; browsers: `WebSocket`). */
+  wsFactory: WsFactory;
   /** The suite of this device's key packages (default: the X25519 one). */
   ciphersuite?: MlsCiphersuite;
   now?: () => Date;
@@ -75,9 +77,8 @@ export class MessagingClient {
     this.#store = opts.store;
     this.#http = new MessagingHttp({
       baseUrl: opts.baseUrl,
-      token: opts.token,
-      ...(opts.ca === undefined ? {} : { ca: opts.ca }),
-      ...(opts.fetchImpl === undefined ? {} : { fetchImpl: opts.fetchImpl }),
+      ...(opts.token === undefined ? {} : { token: opts.token }),
+      fetchImpl: opts.fetchImpl,
     });
   }
 
@@ -195,9 +196,8 @@ export class MessagingClient {
       };
       const socket = new DeviceSocket({
         baseUrl: this.#http.baseUrl,
-        token: this.#opts.token,
-        ...(this.#opts.ca === undefined ? {} : { ca: this.#opts.ca }),
-        ...(this.#opts.wsFactory === undefined ? {} : { wsFactory: this.#opts.wsFactory }),
+        ...(this.#opts.token === undefined ? {} : { token: this.#opts.token }),
+        wsFactory: this.#opts.wsFactory,
         ...(this.#opts.pingIntervalMs === undefined
           ? {}
           : { pingIntervalMs: this.#opts.pingIntervalMs }),
@@ -295,10 +295,15 @@ export class MessagingClient {
     conversationId: string,
     body: MessageBody | string,
     timeoutMs = 30_000,
+    /** A lowercase UUID chosen by the caller, so sending the same message again is harmless. */
+    messageId?: string,
   ): Promise<{ messageId: string; seq: number | null }> {
     const conversation = this.#require(conversationId);
     await this.#ensureJoined(conversation, timeoutMs);
-    return conversation.send(typeof body === 'string' ? { kind: 'text', text: body } : body);
+    return conversation.send(
+      typeof body === 'string' ? { kind: 'text', text: body } : body,
+      messageId === undefined ? undefined : asMessageId(messageId),
+    );
   }
 
   /**

@@ -1,8 +1,8 @@
-import { createContent, type MessageBody } from '@bulwark/crypto';
-import { TransportError } from '../client.ts';
+import { createContent, type MessageBody, type MessageId, validateContent } from '@bulwark/crypto';
 import { sha256Hex, toBase64Url } from './bytes.ts';
 import { ChatError, type ConversationContext, sleep } from './conversation-state.ts';
 import { backoffMs, maxAttempts, retryDecision } from './decisions.ts';
+import { TransportError } from './errors.ts';
 import { reconcileGroup } from './group-work.ts';
 import { catchUp } from './incoming.ts';
 import { engineErrorCode, type MlsEngine } from './mls-engine.ts';
@@ -15,10 +15,16 @@ const maxOwnSends = 1024;
 export async function sendMessage(
   cx: ConversationContext,
   body: MessageBody,
+  messageId?: MessageId,
 ): Promise<{ messageId: string; seq: number | null }> {
   const { engine, http, events, self } = cx.deps;
   // Validated here: a body the recipients' decoder would refuse must not be sent.
-  const content = createContent(body, cx.deps.now());
+  // A caller-chosen id makes a retried send (an offline outbox after a crash) idempotent:
+  // receivers' timelines drop a repeated message id.
+  const content =
+    messageId === undefined
+      ? createContent(body, cx.deps.now())
+      : validateContent({ v: 1, id: messageId, sentAt: cx.deps.now().toISOString(), body });
   let lastError: unknown = null;
   for (let attempt = 0; attempt < maxAttempts; attempt++) {
     const record = await cx.state.load();

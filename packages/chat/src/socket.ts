@@ -1,5 +1,3 @@
-import type { IncomingMessage } from 'node:http';
-import { createRequire } from 'node:module';
 import {
   type MessagingClientFrame,
   type MessagingServerFrame,
@@ -7,37 +5,40 @@ import {
 } from '@bulwark/protocol';
 import { encodeClientFrame, parseServerFrame } from './frames.ts';
 
-/** The part of a `ws` client socket used here (the package ships no types of its own). */
+/**
+ * The socket the client drives, in the shape of the `ws` package's client
+ * (the CLI's); the browser adapts its `WebSocket` to it. Message data and
+ * close reasons are bytes (ws hands out Buffers) or text (browsers).
+ */
 export interface WsLike {
   readonly readyState: number;
   send(data: string): void;
   close(code?: number, reason?: string): void;
   terminate(): void;
   on(event: 'open', listener: () => void): unknown;
-  on(event: 'message', listener: (data: Buffer, isBinary: boolean) => void): unknown;
-  on(event: 'close', listener: (code: number, reason: Buffer) => void): unknown;
+  on(event: 'message', listener: (data: Uint8Array | string, isBinary: boolean) => void): unknown;
+  on(event: 'close', listener: (code: number, reason: Uint8Array | string) => void): unknown;
   on(event: 'error', listener: (err: Error) => void): unknown;
+  /** The upgrade was refused with an HTTP answer (browsers cannot tell; they report a close). */
   on(
     event: 'unexpected-response',
-    listener: (req: { destroy(): void }, res: IncomingMessage) => void,
+    listener: (req: { destroy(): void }, res: { statusCode?: number | undefined }) => void,
   ): unknown;
 }
 
-export type WsFactory = (
-  url: string,
-  opts: { headers: Record<string, string>; ca?: string; minVersion: 'TLSv1.3' },
-) => WsLike;
+/**
+ * Opens the device socket: the seam for the platform's WebSocket. `headers`
+ * carries the bearer session where there is one; a browser cannot set
+ * headers and relies on the same-origin session cookie instead.
+ */
+export type WsFactory = (url: string, opts: { headers: Record<string, string> }) => WsLike;
 
 const OPEN = 1;
 
-/** The `ws` package, loaded lazily so the pure parts of this module need it not. */
-export const defaultWsFactory: WsFactory = (url, opts) => {
-  const WebSocket = createRequire(import.meta.url)('ws') as new (
-    url: string,
-    opts: object,
-  ) => WsLike;
-  return new WebSocket(url, { ...opts, maxPayload: 16 * 1024 * 1024 });
-};
+const decoder = new TextDecoder();
+function text(data: Uint8Array | string): string {
+  return typeof data === 'string' ? data : decoder.decode(data);
+}
 
 /** Close codes after which reconnecting cannot help: the device or session is gone. */
 export const sessionEndedCloseCode = 4401;
@@ -107,10 +108,10 @@ export interface SocketHandlers {
 
 export interface DeviceSocketOptions {
   baseUrl: URL;
-  token: string;
-  ca?: string;
+  /** A bearer session token; absent where the platform sends a session cookie. */
+  token?: string;
   handlers: SocketHandlers;
-  wsFactory?: WsFactory;
+  wsFactory: WsFactory;
   pingIntervalMs?: number;
   random?: () => number;
 }
@@ -127,13 +128,13 @@ export class DeviceSocket {
   #ws: WsLike | null = null;
   #attempt = 0;
   #stopped = false;
-  #timer: NodeJS.Timeout | null = null;
-  #pinger: NodeJS.Timeout | null = null;
+  #timer: ReturnType<typeof setTimeout> | null = null;
+  #pinger: ReturnType<typeof setInterval> | null = null;
   #unanswered = 0;
 
   constructor(opts: DeviceSocketOptions) {
     this.#opts = opts;
-    this.#factory = opts.wsFactory ?? defaultWsFactory;
+    this.#factory = opts.wsFactory;
   }
 
   get open(): boolean {
@@ -176,10 +177,9 @@ export class DeviceSocket {
   #connect(): void {
     const url = new URL('v1/messaging/ws', this.#opts.baseUrl);
     url.protocol = url.protocol === 'http:' ? 'ws:' : 'wss:';
+    const token = this.#opts.token;
     const ws = this.#factory(url.toString(), {
-      headers: { authorization: `Bearer ${this.#opts.token}` },
-      minVersion: 'TLSv1.3',
-      ...(this.#opts.ca === undefined ? {} : { ca: this.#opts.ca }),
+      headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
     });
     this.#ws = ws;
     let finished = false;
@@ -203,7 +203,7 @@ export class DeviceSocket {
     };
     ws.on('open', () => this.#startPinging(ws));
     ws.on('message', (data) => {
-      const parsed = parseServerFrame(data.toString('utf8'));
+      const parsed = parseServerFrame(text(data));
       if (!parsed.ok) {
         this.#opts.handlers.malformed(parsed.reason);
         return;
@@ -217,7 +217,7 @@ export class DeviceSocket {
     });
     ws.on('error', (err) => finish({ action: 'reconnect' }, err.message));
     ws.on('close', (code, reason) =>
-      finish(closeDisposition(code), `closed ${code} ${reason.toString('utf8')}`.trim()),
+      finish(closeDisposition(code), `closed ${code} ${text(reason)}`.trim()),
     );
   }
 
@@ -232,7 +232,8 @@ export class DeviceSocket {
       this.#unanswered += 1;
       if (ws.readyState === OPEN) ws.send(encodeClientFrame({ type: 'ping' }));
     }, this.#opts.pingIntervalMs ?? 20_000);
-    this.#pinger.unref?.();
+    // Node: the pinger alone must not keep a process alive (browsers return a number).
+    (this.#pinger as { unref?: () => void }).unref?.();
   }
 
   #stopPinging(): void {

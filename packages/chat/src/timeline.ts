@@ -31,6 +31,8 @@ export interface NoticeEntry {
   text: string;
   userId: string | null;
   deviceId: string | null;
+  /** Membership notices: who was added and removed, for clients that show names instead of ids. */
+  members?: { added: Member[]; removed: Member[] };
 }
 
 /** What applying one content did (for the client's `message` event and `chat tail`). */
@@ -89,7 +91,7 @@ export function applyContent(
 export function addNotice(
   timeline: Timeline,
   notice: Pick<NoticeEntry, 'kind' | 'seq' | 'at' | 'text'> &
-    Partial<Pick<NoticeEntry, 'userId' | 'deviceId'>>,
+    Partial<Pick<NoticeEntry, 'userId' | 'deviceId' | 'members'>>,
 ): NoticeEntry {
   const entry: NoticeEntry = {
     kind: notice.kind,
@@ -98,6 +100,7 @@ export function addNotice(
     text: notice.text,
     userId: notice.userId ?? null,
     deviceId: notice.deviceId ?? null,
+    ...(notice.members === undefined ? {} : { members: notice.members }),
   };
   timeline.notices.push(entry);
   return entry;

@@ -1,5 +1,6 @@
 import { Agent, request } from 'node:https';
 import { getCACertificates } from 'node:tls';
+import { ApiError, TransportError } from '@bulwark/chat';
 import {
   type InitRequest,
   type InitResponse,
@@ -28,26 +29,8 @@ import {
   inclusionSchema,
 } from './audit/schemas.ts';
 
-/** The server answered with an error body `{ error: { code, message } }`. */
-export class ApiError extends Error {
-  /** A code of the protocol's error catalogue (or one this CLI does not know yet). */
-  readonly code: string;
-  readonly httpStatus: number;
-  constructor(code: string, message: string, httpStatus: number) {
-    super(message);
-    this.name = 'ApiError';
-    this.code = code;
-    this.httpStatus = httpStatus;
-  }
-}
-
-/** No usable answer: the connection, TLS or the answer's shape failed. */
-export class TransportError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'TransportError';
-  }
-}
+// One pair of error classes for the CLI and the chat core (defined there), so `instanceof` holds for both.
+export { ApiError, TransportError };
 
 export interface BulwarkClient {
   status(): Promise<SysStatus>;

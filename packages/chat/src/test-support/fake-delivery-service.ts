@@ -7,7 +7,6 @@
  * per epoch wins, pending removals block messages, at-least-once delivery.
  * Not a model of the real server's authorization or policy.
  */
-import { randomUUID } from 'node:crypto';
 import {
   createExternalRemoveProposal,
   createServerIdentity,
@@ -111,7 +110,7 @@ export class FakeDeliveryService {
   }
 
   newSession(userId: string): string {
-    const token = `bws_${randomUUID().replaceAll('-', '')}`;
+    const token = `bws_${crypto.randomUUID().replaceAll('-', '')}`;
     this.#tokens.set(token, { userId, deviceId: null });
     return token;
   }
@@ -212,7 +211,7 @@ export class FakeDeliveryService {
       case 'POST /v1/messaging/devices': {
         const body = json();
         const device: FakeDevice = {
-          id: randomUUID(),
+          id: crypto.randomUUID(),
           userId: session.userId,
           name: String(body.name),
           key: String(body.signaturePublicKey),
@@ -303,7 +302,7 @@ export class FakeDeliveryService {
             : undefined;
         if (existing) return { body: { conversation: await this.#view(existing) } };
         const conversation: FakeConversation = {
-          id: randomUUID(),
+          id: crypto.randomUUID(),
           projectId: id,
           kind: body.kind === 'direct' ? 'direct' : 'channel',
           name: body.kind === 'channel' ? String(body.name) : null,
@@ -373,7 +372,7 @@ export class FakeDeliveryService {
         return { body: { deliveries: this.#range(c, deviceId, after).slice(0, limit) } };
       }
       case 'POST /v1/conversations/:id/attachments': {
-        const attachmentId = randomUUID();
+        const attachmentId = crypto.randomUUID();
         this.#attachments.set(attachmentId, raw ?? new Uint8Array());
         return { status: 201, body: { attachment: { id: attachmentId, size: raw?.length ?? 0 } } };
       }
@@ -422,7 +421,7 @@ export class FakeDeliveryService {
       for (const add of inspected.adds) {
         if (!refs.includes(add.ref)) continue;
         const welcome: WelcomeDelivery = {
-          id: randomUUID(),
+          id: crypto.randomUUID(),
           conversation: c.id,
           epoch: c.epoch,
           data: body.welcome,

@@ -9,13 +9,11 @@ import {
   checkStoreId,
   type DeviceStore,
   emptyConversation,
-  FileDeviceStore,
+  emptyTimeline,
   MemoryDeviceStore,
   type StoredDevice,
-  StoreLockedError,
-  writeFileAtomic,
-} from './device-store.ts';
-import { emptyTimeline } from './timeline.ts';
+} from '@bulwark/chat';
+import { FileDeviceStore, StoreLockedError, writeFileAtomic } from './device-store.ts';
 
 const dirs: string[] = [];
 function tempDir(): string {

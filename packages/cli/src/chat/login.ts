@@ -1,6 +1,5 @@
-import { ApiError, TransportError } from '../client.ts';
-import { isRecord } from './frames.ts';
-import { type FetchLike, httpsFetch } from './http.ts';
+import { ApiError, type FetchLike, isRecord, TransportError } from '@bulwark/chat';
+import { httpsFetch } from './https-fetch.ts';
 
 /**
  * Username, password and a second factor for a bearer session

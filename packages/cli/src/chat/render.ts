@@ -1,7 +1,6 @@
+import type { ChatEvent, TimelineItem } from '@bulwark/chat';
 import type { ConversationView, DeviceView } from '@bulwark/protocol';
 import { printable } from '../context.ts';
-import type { ChatEvent } from './events.ts';
-import type { TimelineItem } from './timeline.ts';
 
 /**
  * Plain-text rendering for `bulwark chat`. Everything that came from other

@@ -1,3 +1,4 @@
+import { MessagingHttp } from '@bulwark/chat';
 import type { Command } from 'commander';
 import {
   type ChatConfig,
@@ -5,7 +6,7 @@ import {
   resolveStateDir,
   saveConfig,
 } from '../chat/cli-state.ts';
-import { MessagingHttp } from '../chat/http.ts';
+import { httpsFetch } from '../chat/https-fetch.ts';
 import { loginWithPassword } from '../chat/login.ts';
 import { CliError, nonEmpty, printable, type Session, writeJson } from '../context.ts';
 import { readSecretFile } from '../secret-files.ts';
@@ -51,7 +52,7 @@ async function runLogin(session: Session, cmd: Command, opts: LoginOptions): Pro
   const http = new MessagingHttp({
     baseUrl: globals.server.toString(),
     token,
-    ...(ca === undefined ? {} : { ca }),
+    fetchImpl: httpsFetch(ca),
   });
   const me = await http
     .me()

@@ -1,11 +1,16 @@
 import { readFile } from 'node:fs/promises';
+import {
+  ApiError,
+  ChatError,
+  createCryptoEngine,
+  type DeviceInfo,
+  MessagingClient,
+} from '@bulwark/chat';
 import type { Command } from 'commander';
 import { type ChatConfig, deviceDir, loadConfig, resolveStateDir } from '../chat/cli-state.ts';
-import { createCryptoEngine } from '../chat/crypto-engine.ts';
 import { FileDeviceStore, StoreLockedError } from '../chat/device-store.ts';
-import { ChatError, type DeviceInfo, MessagingClient } from '../chat/messaging-client.ts';
+import { nodeTransport } from '../chat/node-transport.ts';
 import { groupHex } from '../chat/render.ts';
-import { ApiError } from '../client.ts';
 import { CliError, printable, type Session } from '../context.ts';
 
 interface JsonOption {
@@ -59,7 +64,7 @@ export async function openChat(session: Session, cmd: Command): Promise<OpenChat
     const client = new MessagingClient({
       baseUrl: config.server,
       token: config.token,
-      ...(config.caFile === null ? {} : { ca: await readCa(config.caFile) }),
+      ...nodeTransport(config.caFile === null ? undefined : await readCa(config.caFile)),
       store,
       engine: createCryptoEngine(),
     });

@@ -1,7 +1,6 @@
+import { type ChatEvent, timelineItems } from '@bulwark/chat';
 import type { Command } from 'commander';
-import type { ChatEvent } from '../chat/events.ts';
 import { renderEvent, renderItem } from '../chat/render.ts';
-import { timelineItems } from '../chat/timeline.ts';
 import { CliError, type Session } from '../context.ts';
 import { withChat } from './chat-session.ts';
 

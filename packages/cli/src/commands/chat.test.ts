@@ -11,10 +11,8 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { createCryptoEngine } from '../chat/crypto-engine.ts';
-import { MemoryDeviceStore } from '../chat/device-store.ts';
-import { MessagingClient } from '../chat/messaging-client.ts';
-import { FakeDeliveryService } from '../chat/test-support/fake-delivery-service.ts';
+import { createCryptoEngine, MemoryDeviceStore, MessagingClient } from '@bulwark/chat';
+import { FakeDeliveryService } from '@bulwark/chat/testing';
 import { type Bridge, serveOverHttps } from '../chat/test-support/https-bridge.ts';
 import { runBulwark } from '../test-support/run-cli.ts';
 

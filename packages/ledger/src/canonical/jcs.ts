@@ -119,5 +119,6 @@ export function canonicalJsonString(value: unknown): string {
 
 /** The RFC 8785 canonical form as UTF-8 bytes: what gets hashed. */
 export function canonicalJson(value: unknown): Uint8Array {
-  return new Uint8Array(Buffer.from(canonicalJsonString(value), 'utf8'));
+  // The string is well-formed (checked above), so UTF-8 encoding is exact.
+  return new TextEncoder().encode(canonicalJsonString(value));
 }

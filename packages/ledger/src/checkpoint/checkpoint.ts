@@ -8,14 +8,17 @@
  *     [<extension line>\n ...]
  */
 import {
+  decodeStrictBase64,
   isValidKeyName,
   type NoteLimits,
   type NoteSignature,
   type NoteSigner,
   type NoteVerifier,
   signNote,
+  toBase64,
+  utf8ByteLength,
   verifyNote,
-} from './signed-note.ts';
+} from './note.ts';
 
 export const ROOT_HASH_BYTES = 32;
 /** Bound on the checkpoint text alone (origin, size, root and extensions). */
@@ -79,12 +82,12 @@ function parseRoot(line: string): Uint8Array {
   if (!ROOT_RE.test(line)) {
     throw new CheckpointError('checkpoint root hash must be 32 bytes in standard base64');
   }
-  const bytes = Buffer.from(line, 'base64');
   // Canonical encoding only: the padding bits must be zero.
-  if (bytes.byteLength !== ROOT_HASH_BYTES || bytes.toString('base64') !== line) {
+  const bytes = decodeStrictBase64(line);
+  if (bytes === null || bytes.byteLength !== ROOT_HASH_BYTES) {
     throw new CheckpointError('checkpoint root hash must be 32 bytes in standard base64');
   }
-  return new Uint8Array(bytes);
+  return bytes;
 }
 
 /** Formats the checkpoint note text (ends in "\n"). Validates as strictly as parseCheckpoint. */
@@ -104,13 +107,9 @@ export function formatCheckpoint(input: CheckpointInput): string {
     if (ext.length === 0) throw new CheckpointError('extension lines must be non-empty');
     checkLine(ext, 'extension line');
   }
-  const root = Buffer.from(
-    input.rootHash.buffer,
-    input.rootHash.byteOffset,
-    input.rootHash.byteLength,
-  ).toString('base64');
+  const root = toBase64(input.rootHash);
   const text = [input.origin, size.toString(10), root, ...extensions].map((l) => `${l}\n`).join('');
-  if (Buffer.byteLength(text, 'utf8') > MAX_CHECKPOINT_TEXT_BYTES) {
+  if (utf8ByteLength(text) > MAX_CHECKPOINT_TEXT_BYTES) {
     throw new CheckpointError('checkpoint too large');
   }
   return text;
@@ -125,10 +124,7 @@ function checkNumberSize(size: number): number {
 
 /** Parses checkpoint note text (not the signed note: see verifyCheckpoint). Strict. */
 export function parseCheckpoint(text: string): Checkpoint {
-  if (
-    text.length > MAX_CHECKPOINT_TEXT_BYTES ||
-    Buffer.byteLength(text, 'utf8') > MAX_CHECKPOINT_TEXT_BYTES
-  ) {
+  if (text.length > MAX_CHECKPOINT_TEXT_BYTES || utf8ByteLength(text) > MAX_CHECKPOINT_TEXT_BYTES) {
     throw new CheckpointError('checkpoint too large');
   }
   if (!text.endsWith('\n')) throw new CheckpointError('checkpoint text must end with a newline');

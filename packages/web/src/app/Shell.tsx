@@ -8,6 +8,7 @@ import { Link, Redirect, Route, Switch, useLocation } from 'wouter';
 import { api, seg, setStepUpHandler } from '../api/client.ts';
 import { StepUpDialog, type StepUpRequest } from '../features/setup/StepUpDialog.tsx';
 import { OutboxStatus } from '../offline/OutboxStatus.tsx';
+import { VaultUnlock } from '../offline/VaultUnlock.tsx';
 import { Badge, Banner, Button, Spinner, useResource } from '../ui/components.tsx';
 import { useSession } from './session.tsx';
 import { updateAppStatus, useAppStatus } from './status.ts';
@@ -161,6 +162,7 @@ export function Shell({ onRecheck }: { onRecheck: () => void }) {
           <OutboxStatus />
         </div>
         <SessionBanners onRecheck={onRecheck} />
+        <VaultUnlock />
         <Suspense fallback={<Spinner />}>
           <Switch>
             <Route path="/">

@@ -13,10 +13,14 @@ export interface Me {
     username: string | null;
     email: string | null;
     isAdmin: boolean;
-    orgId?: string | null;
   };
+  /** The person's home org (guests: the org whose project invited them). */
+  orgId: string | null;
+  orgRole: 'owner' | 'admin' | 'member' | 'guest' | null;
   methods: string[];
   stepUpAt: string | null;
+  /** Whether this session satisfies the home org's policy, and if not, why. */
+  policy: { satisfied: true } | { satisfied: false; rule: string; message: string };
 }
 
 interface SessionValue {

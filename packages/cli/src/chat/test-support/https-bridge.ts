@@ -8,8 +8,8 @@ import { createRequire } from 'node:module';
 import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { FakeDeliveryService } from '@bulwark/chat/testing';
 import * as x509 from '@peculiar/x509';
-import type { FakeDeliveryService } from './fake-delivery-service.ts';
 
 /** The server side of a `ws` socket (the package ships no types). */
 interface ServerWs {
@@ -72,10 +72,11 @@ export async function serveOverHttps(ds: FakeDeliveryService): Promise<Bridge> {
       // The fake's in-process socket, driven from the real one.
       const inner = ds.wsFactory(`${ds.baseUrl}v1/messaging/ws`, {
         headers: { authorization: req.headers.authorization ?? '' },
-        minVersion: 'TLSv1.3',
       });
-      inner.on('message', (data) => ws.send(data.toString('utf8')));
-      inner.on('close', (code, reason) => ws.close(code, reason.toString('utf8')));
+      inner.on('message', (data) => ws.send(typeof data === 'string' ? data : utf8(data)));
+      inner.on('close', (code, reason) =>
+        ws.close(code, typeof reason === 'string' ? reason : utf8(reason)),
+      );
       ws.on('message', (data) => inner.send(data.toString('utf8')));
       ws.on('close', () => inner.close());
     });
@@ -135,4 +136,8 @@ async function makePki() {
     certPem: leaf.toString('pem'),
     keyPem: x509.PemConverter.encode(pkcs8, 'PRIVATE KEY'),
   };
+}
+
+function utf8(bytes: Uint8Array): string {
+  return new TextDecoder().decode(bytes);
 }
