@@ -48,7 +48,10 @@ function staticClosure(manifest: Record<string, ManifestChunk>, keys: string[]):
 }
 
 const gzipped = (files: Iterable<string>) =>
-  [...files].reduce((sum, file) => sum + gzipSync(readFileSync(join(dist, file)), { level: 9 }).length, 0);
+  [...files].reduce(
+    (sum, file) => sum + gzipSync(readFileSync(join(dist, file)), { level: 9 }).length,
+    0,
+  );
 
 it('the first screen loads under 250 kB of gzipped JavaScript', (t) => {
   const manifest = load();
@@ -75,7 +78,7 @@ it('the build precaches its shell in the service worker and ships the manifest i
   assert.doesNotMatch(sw, /__BULWARK_(PRECACHE|VERSION)__/, 'placeholders replaced at build time');
   const manifest = load();
   for (const chunk of Object.values(manifest))
-    if (chunk.file !== "sw.js") assert.ok(sw.includes(`/${chunk.file}`), `${chunk.file} precached`);
+    if (chunk.file !== 'sw.js') assert.ok(sw.includes(`/${chunk.file}`), `${chunk.file} precached`);
   const app = JSON.parse(readFileSync(join(dist, 'manifest.webmanifest'), 'utf8')) as {
     icons: { src: string; sizes: string }[];
     start_url: string;

@@ -38,7 +38,6 @@ import { BulwarkError } from './errors.ts';
 import { type App, buildApp } from './http/app.ts';
 import { registerPageRoutes } from './http/pages/routes.ts';
 import { registerWebAppRoutes } from './http/web-app.ts';
-import { registerLoginMethodsRoute } from './identity/methods-route.ts';
 import { registerAdminUserRoutes } from './identity/admin/routes.ts';
 import {
   buildIdentityContext,
@@ -54,6 +53,7 @@ import {
 } from './identity/ldap/routes.ts';
 import type { LdapLoginService } from './identity/ldap/service.ts';
 import { LoginThrottle } from './identity/login-throttle.ts';
+import { registerLoginMethodsRoute } from './identity/methods-route.ts';
 import { registerOidcRoutes } from './identity/oidc/routes.ts';
 import { OidcService } from './identity/oidc/service.ts';
 import { registerPasskeyRoutes } from './identity/passkeys/routes.ts';

@@ -10,7 +10,13 @@ const dir = new URL('../public/icons/', import.meta.url);
 const svg = readFileSync(new URL('icon.svg', dir), 'utf8');
 const browser = await chromium.launch({
   executablePath: process.env.TEST_CHROMIUM_PATH ?? '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  args: [
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
 });
 const page = await browser.newPage();
 const render = async (size: number, file: string, maskable: boolean) => {
@@ -20,8 +26,16 @@ const render = async (size: number, file: string, maskable: boolean) => {
   const body = maskable
     ? `<div style="width:${size}px;height:${size}px;background:#16233f;display:grid;place-items:center">${svg.replace('<svg ', `<svg width="${inner}" height="${inner}" `)}</div>`
     : svg.replace('<svg ', `<svg width="${size}" height="${size}" `);
-  await page.setContent(`<html><body style="margin:0;background:transparent">${body}</body></html>`);
-  writeFileSync(new URL(file, dir), await page.screenshot({ omitBackground: true, clip: { x: 0, y: 0, width: size, height: size } }));
+  await page.setContent(
+    `<html><body style="margin:0;background:transparent">${body}</body></html>`,
+  );
+  writeFileSync(
+    new URL(file, dir),
+    await page.screenshot({
+      omitBackground: true,
+      clip: { x: 0, y: 0, width: size, height: size },
+    }),
+  );
 };
 await render(192, 'icon-192.png', false);
 await render(512, 'icon-512.png', false);

@@ -93,9 +93,10 @@ function registerWithLink({ formId, missingLink, optionsPath, optionsBody, verif
     say('Waiting for you to create your passkey…');
     try {
       const { challengeId, options } = await api(optionsPath, { token, ...optionsBody(data) });
-      const credential = await navigator.credentials.create({
-        publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(options),
-      });
+      const publicKey = PublicKeyCredential.parseCreationOptionsFromJSON(options);
+      // Ask for PRF so the web client can later derive its offline-store key from this passkey.
+      publicKey.extensions = { ...publicKey.extensions, prf: {} };
+      const credential = await navigator.credentials.create({ publicKey });
       const { user } = await api(verifyPath, {
         token,
         challengeId,

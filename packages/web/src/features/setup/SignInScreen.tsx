@@ -91,7 +91,9 @@ export function SignInScreen({ onSignedIn }: { onSignedIn: () => void }) {
               Sign in with a passkey
             </Button>
           ) : (
-            <Banner tone="warning">This browser cannot use passkeys. Use another method below.</Banner>
+            <Banner tone="warning">
+              This browser cannot use passkeys. Use another method below.
+            </Banner>
           )}
         </Card>
         {pending ? (
@@ -256,7 +258,11 @@ function OtherMethods({
       <h2>Other ways to sign in</h2>
       <div className="btn-row">
         {methods.oidc.map((connector) => (
-          <a key={connector.id} className="btn" href={`/v1/auth/oidc/${encodeURIComponent(connector.id)}/start`}>
+          <a
+            key={connector.id}
+            className="btn"
+            href={`/v1/auth/oidc/${encodeURIComponent(connector.id)}/start`}
+          >
             Single sign-on: {connector.id}
           </a>
         ))}
@@ -280,7 +286,8 @@ function OtherMethods({
       </div>
       {methods.sms ? (
         <p className="muted">
-          SMS codes are accepted as a second step after a password <Badge tone="danger">Insecure</Badge>
+          SMS codes are accepted as a second step after a password{' '}
+          <Badge tone="danger">Insecure</Badge>
         </p>
       ) : null}
       {mode ? (

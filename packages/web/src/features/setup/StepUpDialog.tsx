@@ -12,7 +12,13 @@ export interface StepUpRequest {
   resolve: (confirmed: boolean) => void;
 }
 
-export function StepUpDialog({ request, onDone }: { request: StepUpRequest | null; onDone: () => void }) {
+export function StepUpDialog({
+  request,
+  onDone,
+}: {
+  request: StepUpRequest | null;
+  onDone: () => void;
+}) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [code, setCode] = useState('');
@@ -61,8 +67,8 @@ export function StepUpDialog({ request, onDone }: { request: StepUpRequest | nul
   return (
     <Dialog open={request !== null} title="Confirm it's you" onClose={() => finish(false)}>
       <p>
-        This change is sensitive, so your organisation asks you to confirm with your passkey (or
-        an authenticator code) first. It counts for the next five minutes.
+        This change is sensitive, so your organisation asks you to confirm with your passkey (or an
+        authenticator code) first. It counts for the next five minutes.
       </p>
       {error ? <Banner tone="danger">{error}</Banner> : null}
       <div className="btn-row">

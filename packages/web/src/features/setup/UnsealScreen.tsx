@@ -57,14 +57,15 @@ export function UnsealScreen({ status, onDone }: { status: SysStatus; onDone: ()
         {notice ? <Banner tone="success">{notice}</Banner> : null}
         <Card>
           {byShares && byPassphrase ? (
-            <div className="btn-row" role="group" aria-label="Unseal with">
+            <fieldset className="btn-row choices">
+              <legend className="visually-hidden">Unseal with</legend>
               <Button aria-pressed={mode === 'passphrase'} onClick={() => setMode('passphrase')}>
                 Passphrase
               </Button>
               <Button aria-pressed={mode === 'share'} onClick={() => setMode('share')}>
                 Key share
               </Button>
-            </div>
+            </fieldset>
           ) : null}
           {mode === 'share' && current.shares ? (
             <p>

