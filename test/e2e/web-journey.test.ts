@@ -229,8 +229,10 @@ async function journey(
     0,
     'the passkey PRF opened the offline copy',
   );
+  // A full page load: the keys were only in memory, so the copy is locked again.
   await gus.page.goto(projectUrl);
   await visible(gus.page.getByText('You are an external member'));
+  await unlockOfflineCopy(gus.page);
 
   // --- board: edits seen live by the other ---------------------------------------------
   await page
@@ -251,4 +253,75 @@ async function journey(
       .getByRole('region', { name: /In progress/ })
       .getByRole('heading', { name: /Prepare the launch/ }),
   );
+
+  // --- end-to-end encrypted chat: both set up their browser as a device ----------------
+  const projectTab = (who: Page, name: string) =>
+    who.getByRole('navigation', { name: 'Project' }).getByRole('link', { name }).click();
+  await projectTab(gus.page, 'Chat');
+  await visible(gus.page.getByLabel('New channel'), 60_000);
+  await projectTab(page, 'Chat');
+  await page.getByLabel('New channel').fill('general');
+  await page.getByRole('button', { name: 'Create channel' }).click();
+  const adaComposer = page.getByRole('textbox', { name: /Message/ });
+  await visible(adaComposer, 60_000);
+  await adaComposer.fill('Hello Gus — only our two browsers can read this.');
+  await page.getByRole('button', { name: 'Send' }).click();
+  await visible(page.getByText('Hello Gus — only our two browsers can read this.'));
+  await gus.page
+    .getByRole('navigation', { name: 'Conversations' })
+    .getByRole('link', { name: /general/ })
+    .click();
+  await visible(gus.page.getByText('Hello Gus — only our two browsers can read this.'), 60_000);
+  const gusComposer = gus.page.getByRole('textbox', { name: /Message/ });
+  await gusComposer.fill('Hello Ada, received and decrypted.');
+  await gus.page.getByRole('button', { name: 'Send' }).click();
+  await visible(page.getByText('Hello Ada, received and decrypted.'), 60_000);
+  await checkScreen(ada, '08-chat');
+  const chatUrl = gus.page.url();
+
+  // --- the external goes offline, keeps working, comes back: everything syncs ---------
+  await projectTab(gus.page, 'Board');
+  await visible(card(gus.page, 'Prepare the launch'));
+  await gus.context.setOffline(true);
+  await card(gus.page, 'Prepare the launch')
+    .getByLabel(/Move to/)
+    .selectOption({ label: 'Done' });
+  await gus.page.getByRole('button', { name: 'New issue' }).click();
+  await gus.page.getByLabel('Title').fill('Written on the train');
+  await gus.page.getByRole('button', { name: 'Create issue' }).click();
+  await visible(card(gus.page, 'Written on the train'));
+  await visible(gus.page.getByText('Offline', { exact: true }));
+  await visible(card(gus.page, 'Prepare the launch').getByText('Queued'));
+  await checkScreen(gus, '09-board-offline');
+  await projectTab(gus.page, 'Chat');
+  await gus.page
+    .getByRole('navigation', { name: 'Conversations' })
+    .getByRole('link', { name: /general/ })
+    .click();
+  await gusComposer.fill('Sent while offline, delivered later.');
+  await gus.page.getByRole('button', { name: 'Send' }).click();
+  await visible(gus.page.getByText('Queued', { exact: true }));
+  await checkScreen(gus, '10-chat-offline');
+  // Nothing reached the server while offline.
+  await sleep(500);
+  assert.equal(await page.getByText('Sent while offline, delivered later.').count(), 0);
+
+  await gus.context.setOffline(false);
+  await visible(page.getByText('Sent while offline, delivered later.'), 60_000);
+  await projectTab(page, 'Board');
+  await visible(card(page, 'Written on the train'), 30_000);
+  await visible(
+    page.getByRole('region', { name: /Done/ }).getByRole('heading', { name: /Prepare the launch/ }),
+    30_000,
+  );
+  assert.equal(gus.page.url(), chatUrl);
+  await gus.page
+    .getByText('Queued', { exact: true })
+    .waitFor({ state: 'detached', timeout: 30_000 });
+
+  // --- the admin verifies the audit trail in the browser ------------------------------
+  await nav(page, 'Installation admin').click();
+  await page.getByRole('button', { name: 'Verify in this browser' }).click();
+  await visible(page.getByText('Verified in this browser'), 30_000);
+  await checkScreen(ada, '11-audit-verified');
 }

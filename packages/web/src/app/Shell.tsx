@@ -8,6 +8,7 @@ import { Link, Redirect, Route, Switch, useLocation } from 'wouter';
 import { api, seg, setStepUpHandler } from '../api/client.ts';
 import { StepUpDialog, type StepUpRequest } from '../features/setup/StepUpDialog.tsx';
 import { OutboxStatus } from '../offline/OutboxStatus.tsx';
+import { useOutbox } from '../offline/outbox.ts';
 import { VaultUnlock } from '../offline/VaultUnlock.tsx';
 import { Badge, Banner, Button, Spinner, useResource } from '../ui/components.tsx';
 import { useSession } from './session.tsx';
@@ -70,6 +71,15 @@ export function Shell({ onRecheck }: { onRecheck: () => void }) {
   const [menuOpen, setMenuOpen] = useState(false);
   const [stepUp, setStepUp] = useState<StepUpRequest | null>(null);
   const navigation = useResource(`nav:${me.user.id}`, loadNavigation);
+  const outbox = useOutbox();
+  const chatQueued = outbox.some((item) => item.kind === 'chat.message');
+
+  // Messages written offline are sent by this browser's messaging device,
+  // which lives in the chat chunk: start it, whatever screen is open.
+  useEffect(() => {
+    if (chatQueued)
+      void import('../features/chat/use-chat-device.ts').then((chat) => chat.startChatDevice());
+  }, [chatQueued]);
 
   useEffect(() => {
     setStepUpHandler(() => new Promise<boolean>((resolve) => setStepUp({ resolve })));

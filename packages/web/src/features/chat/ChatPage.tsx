@@ -5,6 +5,7 @@
  * whole page is its own lazy chunk, so MLS (ts-mls) stays out of the first
  * screen's bundle.
  */
+import './no-eval.ts';
 import type { DeviceInfo, MessagingClient } from '@bulwark/chat';
 import { useEffect, useMemo } from 'react';
 import { api, seg } from '../../api/client.ts';
@@ -23,6 +24,7 @@ import { ConversationList } from './ConversationList.tsx';
 import { ConversationView } from './ConversationView.tsx';
 import './chat.css';
 import { namesFrom, type ProjectMember } from './names.ts';
+import { withOfflineCopy } from './offline-copy.ts';
 import { type ChatDevice, useChatDevice } from './use-chat-device.ts';
 
 export default function ChatPage({
@@ -76,10 +78,12 @@ function ChatWorkspace({
   const { client } = device;
   const projectId = project.project.id;
   const members = useResource(`chat-members:${projectId}`, (signal) =>
-    api.get<{ members: ProjectMember[] }>(`/v1/projects/${seg(projectId)}/members`, { signal }),
+    withOfflineCopy(`chat-members:${projectId}`, () =>
+      api.get<{ members: ProjectMember[] }>(`/v1/projects/${seg(projectId)}/members`, { signal }),
+    ),
   );
   const conversations = useResource(`chat-conversations:${projectId}`, () =>
-    client.conversations(projectId),
+    withOfflineCopy(`chat-list:${projectId}`, () => client.conversations(projectId)),
   );
   const names = useMemo(
     () => namesFrom(members.data?.members ?? [], me.user),

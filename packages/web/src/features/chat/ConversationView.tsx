@@ -28,6 +28,7 @@ import { describeError } from '../../api/client.ts';
 import { enqueue, type OutboxItem, useOutbox } from '../../offline/outbox.ts';
 import { Badge, Banner, Button, ErrorNote, Spinner } from '../../ui/components.tsx';
 import { conversationTitle, type Names } from './names.ts';
+import { isUnreachable, withOfflineCopy } from './offline-copy.ts';
 import { isRetryable } from './use-chat-device.ts';
 import { drafts } from './vault-device-store.ts';
 
@@ -73,7 +74,7 @@ export function ConversationView({
     setWarnings([]);
     setError(null);
     let gone = false;
-    client.conversation(conversationId).then(
+    withOfflineCopy(`chat-view:${conversationId}`, () => client.conversation(conversationId)).then(
       (v) => !gone && setView(v),
       (failure: unknown) => !gone && setError(failure),
     );
@@ -81,7 +82,8 @@ export function ConversationView({
     client
       .sync(conversationId)
       .then(refresh)
-      .catch((failure: unknown) => !gone && setError(failure));
+      // Offline: what this device decrypted before is shown; the socket catches up later.
+      .catch((failure: unknown) => !gone && !isUnreachable(failure) && setError(failure));
     let scheduled = false;
     const off = client.on((event: ChatEvent) => {
       if (!('conversation' in event)) return;
@@ -181,22 +183,25 @@ export function ConversationView({
         </Banner>
       ) : null}
       {timeline === null && !error ? <Spinner label="Decrypting the conversation…" /> : null}
-      <ol className="chat-timeline" ref={listRef} aria-label={`Messages in ${title}`} role="log">
-        {items.map((item) => (
-          <TimelineRow
-            key={item.type === 'message' ? item.message.id : `${item.at}-${item.notice.text}`}
-            item={item}
-            names={names}
-            myId={myId}
-            devices={devices}
-            client={client}
-            conversationId={conversationId}
-          />
-        ))}
-        {queued.map((o) => (
-          <QueuedRow key={o.id} item={o} />
-        ))}
-      </ol>
+      {/* The live region wraps the list: role="log" on the <ol> itself would take away its list semantics. */}
+      <div role="log" aria-label={`Messages in ${title}`}>
+        <ol className="chat-timeline" ref={listRef}>
+          {items.map((item) => (
+            <TimelineRow
+              key={item.type === 'message' ? item.message.id : `${item.at}-${item.notice.text}`}
+              item={item}
+              names={names}
+              myId={myId}
+              devices={devices}
+              client={client}
+              conversationId={conversationId}
+            />
+          ))}
+          {queued.map((o) => (
+            <QueuedRow key={o.id} item={o} />
+          ))}
+        </ol>
+      </div>
       {items.length === 0 && queued.length === 0 && timeline !== null ? (
         <p className="muted chat-empty">No messages yet. Say hello.</p>
       ) : null}

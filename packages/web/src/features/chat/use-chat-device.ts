@@ -1,10 +1,11 @@
 /**
  * This browser as a messaging device: one `MessagingClient` of
  * `@bulwark/chat` on the vault-backed store, the browser's fetch and
- * WebSocket. Held by the chat page while it is open; only one tab of a
- * browser profile may run it (two would encrypt with the same ratchet state
+ * WebSocket. Runs from the first visit to chat (or a queued message) until
+ * the vault locks; only one tab of a browser profile may run it (two would encrypt with the same ratchet state
  * and fork the group), which a Web Lock enforces.
  */
+import './no-eval.ts';
 import {
   ApiError as ChatApiError,
   ChatError,
@@ -14,10 +15,16 @@ import {
   MessagingClient,
   TransportError,
 } from '@bulwark/chat';
-import { useEffect, useState } from 'react';
+import { useEffect, useSyncExternalStore } from 'react';
 import { NetworkError } from '../../api/client.ts';
 import { flushOutbox, type OutboxItem, registerSender } from '../../offline/outbox.ts';
-import { useVaultState, VaultLockedError } from '../../offline/vault.ts';
+import {
+  openVaultUserId,
+  subscribeVault,
+  useVaultState,
+  VaultLockedError,
+  vaultState,
+} from '../../offline/vault.ts';
 import { browserFetch, browserWsFactory } from './browser-transport.ts';
 import { browserDeviceName } from './device-name.ts';
 import { VaultDeviceStore } from './vault-device-store.ts';
@@ -56,90 +63,139 @@ async function holdLock(released: Promise<void>): Promise<boolean> {
   return false;
 }
 
-export function useChatDevice(): ChatDevice {
-  const vaultState = useVaultState();
-  const [state, setState] = useState<ChatDevice>({ phase: 'starting' });
-  const [generation, setGeneration] = useState(0);
+/**
+ * The device runs for the whole signed-in session, not just while the chat
+ * page is open: navigating away and back (even offline) keeps its state,
+ * and messages queued offline are sent when the connection returns,
+ * whatever screen is open. It stops when the vault locks (sign-out, reload).
+ */
+let state: ChatDevice = { phase: 'locked' };
+let running: { userId: string; stop: () => void } | null = null;
+let wanted = false;
+const listeners = new Set<() => void>();
 
-  // biome-ignore lint/correctness/useExhaustiveDependencies: generation restarts the device on purpose (retry)
-  useEffect(() => {
-    if (vaultState !== 'open') {
-      setState({ phase: 'locked' });
-      return;
-    }
-    let stopped = false;
-    let release: () => void = () => {};
-    const released = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let client: MessagingClient | null = null;
-    let unregister: () => void = () => {};
-    const retry = () => setGeneration((g) => g + 1);
-    setState({ phase: 'starting' });
+function setDeviceState(next: ChatDevice): void {
+  state = next;
+  for (const listener of listeners) listener();
+}
 
-    void (async () => {
-      if (!(await holdLock(released))) {
-        if (!stopped) setState({ phase: 'other-tab' });
-        return;
-      }
-      if (stopped) return;
-      const c = new MessagingClient({
-        baseUrl: `${window.location.origin}/`,
-        store: new VaultDeviceStore(),
-        fetchImpl: browserFetch,
-        wsFactory: browserWsFactory,
-        engine: createCryptoEngine(),
-      });
-      client = c;
-      try {
-        const device = await c.ensureDevice(browserDeviceName());
-        if (stopped) return;
-        let ready: Extract<ChatDevice, { phase: 'ready' }> = {
-          phase: 'ready',
-          client: c,
-          device,
-          connection: 'connecting',
-          connectionDetail: null,
-          recheck: retry,
-        };
-        const update = (change: Partial<typeof ready>) => {
-          ready = { ...ready, ...change };
-          if (!stopped) setState(ready);
-        };
-        update({});
-        c.on((event: ChatEvent) => {
-          if (event.type === 'ready') {
-            update({ connection: 'live', connectionDetail: null });
-            void flushOutbox();
-          } else if (event.type === 'disconnected') {
-            update({ connection: 'reconnecting', connectionDetail: event.detail });
-          } else if (event.type === 'error' && event.fatal) {
-            update({ connection: 'stopped', connectionDetail: event.message });
-          }
-        });
-        unregister = registerSender('chat.message', (item) => sendQueued(c, item));
-        await c.connect({ timeoutMs: 30_000 }).catch(() => {
-          // Reported through the events above; the socket keeps retrying unless refused.
-        });
-      } catch (error) {
-        if (!stopped)
-          setState({
-            phase: error instanceof VaultLockedError ? 'locked' : 'failed',
-            error,
-            retry,
-          } as ChatDevice);
-      }
-    })();
+function subscribe(listener: () => void): () => void {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
 
-    return () => {
+/** Follow the vault: a locked vault stops the device; reopening starts it again if wanted. */
+subscribeVault(() => {
+  const userId = openVaultUserId();
+  if (running && running.userId !== userId) stopChatDevice();
+  if (wanted && userId && !running) startChatDevice();
+  if (!userId && state.phase !== 'locked') setDeviceState({ phase: 'locked' });
+});
+
+export function stopChatDevice(): void {
+  running?.stop();
+  running = null;
+}
+
+/** Start this browser's device (idempotent). The shell calls it when chat messages wait in the outbox. */
+export function startChatDevice(): void {
+  wanted = true;
+  const userId = openVaultUserId();
+  if (vaultState() !== 'open' || !userId) {
+    setDeviceState({ phase: 'locked' });
+    return;
+  }
+  if (running) return;
+  let stopped = false;
+  let release: () => void = () => {};
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let client: MessagingClient | null = null;
+  let unregister: () => void = () => {};
+  const retry = () => {
+    stopChatDevice();
+    startChatDevice();
+  };
+  running = {
+    userId,
+    stop: () => {
       stopped = true;
       unregister();
       const c = client;
       void (c ? c.close().catch(() => {}) : Promise.resolve()).finally(release);
-    };
-  }, [vaultState, generation]);
+    },
+  };
+  setDeviceState({ phase: 'starting' });
 
-  return state;
+  void (async () => {
+    if (!(await holdLock(released))) {
+      if (!stopped) setDeviceState({ phase: 'other-tab' });
+      return;
+    }
+    if (stopped) return;
+    const c = new MessagingClient({
+      baseUrl: `${window.location.origin}/`,
+      store: new VaultDeviceStore(),
+      fetchImpl: browserFetch,
+      wsFactory: browserWsFactory,
+      engine: createCryptoEngine(),
+    });
+    client = c;
+    try {
+      const device = await c.ensureDevice(browserDeviceName());
+      if (stopped) return;
+      let ready: Extract<ChatDevice, { phase: 'ready' }> = {
+        phase: 'ready',
+        client: c,
+        device,
+        connection: 'connecting',
+        connectionDetail: null,
+        recheck: retry,
+      };
+      const update = (change: Partial<typeof ready>) => {
+        ready = { ...ready, ...change };
+        if (!stopped) setDeviceState(ready);
+      };
+      update({});
+      c.on((event: ChatEvent) => {
+        if (event.type === 'ready') {
+          update({ connection: 'live', connectionDetail: null });
+          void flushOutbox();
+        } else if (event.type === 'disconnected') {
+          update({ connection: 'reconnecting', connectionDetail: event.detail });
+        } else if (event.type === 'error' && event.fatal) {
+          update({ connection: 'stopped', connectionDetail: event.message });
+        }
+      });
+      unregister = registerSender('chat.message', (item) => sendQueued(c, item));
+      await c.connect({ timeoutMs: 30_000 }).catch(() => {
+        // Reported through the events above; the socket keeps retrying unless refused.
+      });
+    } catch (error) {
+      if (stopped) return;
+      // Not started: free the client and the lock; a later call (or the retry button) tries again.
+      running?.stop();
+      running = null;
+      setDeviceState({
+        phase: error instanceof VaultLockedError ? 'locked' : 'failed',
+        error,
+        retry,
+      } as ChatDevice);
+    }
+  })();
+}
+
+export function useChatDevice(): ChatDevice {
+  const vault = useVaultState();
+  useEffect(() => {
+    if (vault === 'open') startChatDevice();
+  }, [vault]);
+  return useSyncExternalStore(
+    subscribe,
+    () => state,
+    () => state,
+  );
 }
 
 /**
