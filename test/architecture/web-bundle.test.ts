@@ -76,6 +76,9 @@ it('the first screen loads under 250 kB of gzipped JavaScript', (t) => {
 it('the build precaches its shell in the service worker and ships the manifest icons', () => {
   const sw = readFileSync(join(dist, 'sw.js'), 'utf8');
   assert.doesNotMatch(sw, /__BULWARK_(PRECACHE|VERSION)__/, 'placeholders replaced at build time');
+  // Install fails as a whole if one URL does not answer: only URLs the server serves.
+  assert.doesNotMatch(sw, /"\/index\.html"|"\/\.vite\//, 'only served paths are precached');
+  assert.ok(sw.includes('"/manifest.webmanifest"') && sw.includes('"/icons/icon-192.png"'));
   const manifest = load();
   for (const chunk of Object.values(manifest))
     if (chunk.file !== 'sw.js') assert.ok(sw.includes(`/${chunk.file}`), `${chunk.file} precached`);

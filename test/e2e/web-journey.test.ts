@@ -324,4 +324,206 @@ async function journey(
   await page.getByRole('button', { name: 'Verify in this browser' }).click();
   await visible(page.getByText('Verified in this browser'), 30_000);
   await checkScreen(ada, '11-audit-verified');
+
+  // === what goes wrong, each told in plain words, nothing lost from the outbox ===========
+
+  // --- a tampered ledger head: the signed checkpoint altered on its way ----------------
+  await page.route('**/v1/audit/checkpoint', async (route) => {
+    if (route.request().method() !== 'GET') return route.continue();
+    const genuine = await server.request('/v1/audit/checkpoint');
+    const lines = genuine.body.split('\n');
+    lines[2] = Buffer.alloc(32, 7).toString('base64'); // another root hash, same signature
+    await route.fulfill({
+      status: 200,
+      contentType: 'text/plain; charset=utf-8',
+      body: lines.join('\n'),
+    });
+  });
+  await page.getByRole('button', { name: 'Verify in this browser' }).click();
+  await visible(page.getByText('Verification failed'), 30_000);
+  await checkScreen(ada, '12-audit-tampered');
+  await page.unroute('**/v1/audit/checkpoint');
+
+  // --- a policy tightened while the external is signed in ----------------------------
+  const projectId = new URL(projectUrl).pathname.split('/')[2] ?? '';
+  const setExternalRanges = async (sourceCidrs: string[] | null) => {
+    await stepUpIn(page);
+    const answer = await callIn(page, 'PUT', `/v1/projects/${projectId}/policy`, {
+      external: sourceCidrs ? { sourceCidrs } : {},
+    });
+    assert.equal(answer.status, 200, JSON.stringify(answer.json));
+  };
+  await projectTab(gus.page, 'Board');
+  await visible(card(gus.page, 'Written on the train'));
+  await setExternalRanges(['10.0.0.0/8']);
+  await card(gus.page, 'Written on the train')
+    .getByLabel(/Move to/)
+    .selectOption({ label: 'Review' });
+  await visible(
+    gus.page
+      .getByText('Your organisation’s security policy changed')
+      .or(gus.page.getByText("Your organisation's security policy changed")),
+    30_000,
+  );
+  await visible(card(gus.page, 'Written on the train').getByText('Queued'));
+  await checkScreen(gus, '13-policy-tightened');
+  await setExternalRanges(null);
+  await nav(page, /APOLLO/).click();
+  await visible(
+    page
+      .getByRole('region', { name: /Review/ })
+      .getByRole('heading', { name: /Written on the train/ }),
+    60_000,
+  );
+
+  // --- the server sealed mid-session ------------------------------------------------------
+  const sealed = await server.request('/v1/sys/seal', {
+    method: 'POST',
+    headers: { authorization: `Bearer ${operatorToken}` },
+  });
+  assert.equal(sealed.status, 200, sealed.body);
+  await card(gus.page, 'Written on the train')
+    .getByLabel(/Move to/)
+    .selectOption({ label: 'Done' });
+  await visible(gus.page.getByText('The server has been sealed'), 30_000);
+  await visible(card(gus.page, 'Written on the train').getByText('Queued'));
+  await checkScreen(gus, '14-sealed');
+  const unsealed = await server.request('/v1/sys/unseal', { method: 'POST', body: { passphrase } });
+  assert.equal(unsealed.status, 200, unsealed.body);
+  await page.reload();
+  await visible(
+    page
+      .getByRole('region', { name: /Done/ })
+      .getByRole('heading', { name: /Written on the train/ }),
+    90_000,
+  );
+  await gus.page
+    .getByText('The server has been sealed')
+    .waitFor({ state: 'detached', timeout: 30_000 });
+
+  // --- the server unreachable at start: the offline copy opens with the passkey alone ---------
+  // The service worker has precached the shell (bounded: a failed install never gets ready).
+  await gus.page.evaluate(
+    "Promise.race([navigator.serviceWorker.ready.then(() => true), new Promise((_, no) => setTimeout(() => no(new Error('the service worker did not install in 20 s')), 20000))])",
+  );
+  await gus.context.setOffline(true);
+  await gus.page.reload();
+  await visible(gus.page.getByText('The server cannot be reached'), 30_000);
+  await checkScreen(gus, '16-offline-start');
+  await gus.page.getByRole('button', { name: 'Open the offline copy on this device' }).click();
+  await visible(gus.page.getByRole('navigation', { name: 'Main' }));
+  await nav(gus.page, /APOLLO/).click();
+  await visible(gus.page.getByText('Offline copy', { exact: true }), 30_000);
+  await visible(card(gus.page, 'Prepare the launch'));
+  await checkScreen(gus, '17-offline-board');
+  await gus.context.setOffline(false);
+  // Back online: a fresh load, the copy unlocked again with the passkey.
+  await gus.page.reload();
+  await visible(gus.page.getByRole('navigation', { name: 'Main' }));
+  await unlockOfflineCopy(gus.page);
+  await visible(card(gus.page, 'Prepare the launch'));
+
+  // --- the key screens on a phone (390×844); the passkey is synced to it -------------------
+  const phone = await newPerson(browser, 'gus-phone', {
+    viewport: { width: 390, height: 844 },
+    isMobile: true,
+  });
+  people.push(phone);
+  await syncPasskeys(gus, phone);
+  await phone.page.goto(`${origin}/`);
+  await visible(phone.page.getByRole('heading', { name: 'Sign in to Bulwark' }));
+  await checkScreen(phone, '20-phone-sign-in');
+  await phone.page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+  await visible(phone.page.getByRole('button', { name: 'Menu' }));
+  await checkScreen(phone, '21-phone-home');
+  await phone.page.getByRole('button', { name: 'Menu' }).click();
+  await nav(phone.page, /APOLLO/).click();
+  await visible(card(phone.page, 'Prepare the launch'));
+  await checkScreen(phone, '22-phone-board');
+  await card(phone.page, 'Prepare the launch').getByRole('link').click();
+  await visible(phone.page.getByRole('heading', { name: /Prepare the launch/ }));
+  await checkScreen(phone, '23-phone-issue');
+  await phone.page.goto(`${origin}/account/sessions`);
+  await visible(phone.page.getByRole('button', { name: 'End all other sessions' }));
+  await checkScreen(phone, '24-phone-account-sessions');
+
+  // --- the session revoked (from the phone): the desktop is told, its queue survives ---------
+  await phone.page.getByRole('button', { name: 'End all other sessions' }).click();
+  await visible(phone.page.getByText(/ended|revoked/i));
+  await card(gus.page, 'Prepare the launch')
+    .getByLabel(/Move to/)
+    .selectOption({ label: 'Review' });
+  await visible(gus.page.getByText('You have been signed out'), 30_000);
+  await visible(card(gus.page, 'Prepare the launch').getByText('Queued'));
+  await checkScreen(gus, '15-session-revoked');
+  await gus.page.getByRole('button', { name: 'Sign in again' }).click();
+  // Like a synced passkey: the desktop's copy continues from the phone's signature counter
+  // (an older counter would rightly be refused as a cloned authenticator). A copied
+  // credential carries no PRF seed; the offline copy stayed open in this page, so the
+  // queued change is still there to send.
+  await syncPasskeys(phone, gus);
+  await signInWithPasskey(gus.page);
+  await page.reload();
+  await visible(
+    page
+      .getByRole('region', { name: /Review/ })
+      .getByRole('heading', { name: /Prepare the launch/ }),
+    60_000,
+  );
+}
+
+/** Copies one person's passkeys (with their signature counters) to another device of theirs. */
+async function syncPasskeys(from: Person, to: Person): Promise<void> {
+  const { credentials } = await from.cdp.send('WebAuthn.getCredentials', {
+    authenticatorId: from.authenticatorId,
+  });
+  for (const credential of credentials) {
+    await to.cdp
+      .send('WebAuthn.removeCredential', {
+        authenticatorId: to.authenticatorId,
+        credentialId: credential.credentialId,
+      })
+      .catch(() => {});
+    await to.cdp.send('WebAuthn.addCredential', {
+      authenticatorId: to.authenticatorId,
+      credential,
+    });
+  }
+}
+
+/** fetch() from inside a page: same origin, with that person's session cookie. */
+async function callIn(
+  page: Page,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; json: unknown }> {
+  return (await page.evaluate(
+    `(async () => {
+      const res = await fetch(${JSON.stringify(path)}, {
+        method: ${JSON.stringify(method)},
+        credentials: 'same-origin',
+        headers: { 'content-type': 'application/json' },
+        body: ${body === undefined ? 'undefined' : JSON.stringify(JSON.stringify(body))},
+      });
+      const text = await res.text();
+      return { status: res.status, json: text ? JSON.parse(text) : null };
+    })()`,
+  )) as { status: number; json: unknown };
+}
+
+/** A step-up ceremony from inside the page (the virtual authenticator answers). */
+async function stepUpIn(page: Page): Promise<void> {
+  const status = await page.evaluate(`(async () => {
+    const post = (path, body) => fetch(path, {
+      method: 'POST', credentials: 'same-origin',
+      headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
+    });
+    const { challengeId, options } = await (await post('/v1/auth/step-up/options', {})).json();
+    const credential = await navigator.credentials.get({
+      publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options),
+    });
+    return (await post('/v1/auth/step-up/verify', { challengeId, response: credential.toJSON() })).status;
+  })()`);
+  assert.equal(status, 200, 'step-up');
 }

@@ -7,9 +7,11 @@ import { lazy, type ReactNode, Suspense, useEffect, useState } from 'react';
 import { Link, Redirect, Route, Switch, useLocation } from 'wouter';
 import { api, seg, setStepUpHandler } from '../api/client.ts';
 import { StepUpDialog, type StepUpRequest } from '../features/setup/StepUpDialog.tsx';
+import { cachedGet } from '../offline/cached-get.ts';
 import { OutboxStatus } from '../offline/OutboxStatus.tsx';
 import { useOutbox } from '../offline/outbox.ts';
 import { VaultUnlock } from '../offline/VaultUnlock.tsx';
+import { useVaultState } from '../offline/vault.ts';
 import { Badge, Banner, Button, Spinner, useResource } from '../ui/components.tsx';
 import { useSession } from './session.tsx';
 import { updateAppStatus, useAppStatus } from './status.ts';
@@ -37,11 +39,11 @@ interface ProjectSummary {
 
 /** The projects the person can open, grouped by org, for the navigation. */
 async function loadNavigation(signal: AbortSignal) {
-  const { orgs } = await api.get<{ orgs: OrgSummary[] }>('/v1/orgs', { signal });
+  const { orgs } = await cachedGet<{ orgs: OrgSummary[] }>('/v1/orgs', { signal });
   const withProjects = await Promise.all(
     orgs.map(async (org) => {
       try {
-        const { projects } = await api.get<{ projects: ProjectSummary[] }>(
+        const { projects } = await cachedGet<{ projects: ProjectSummary[] }>(
           `/v1/orgs/${seg(org.id)}/projects`,
           { signal },
         );
@@ -70,7 +72,9 @@ export function Shell({ onRecheck }: { onRecheck: () => void }) {
   const [location] = useLocation();
   const [menuOpen, setMenuOpen] = useState(false);
   const [stepUp, setStepUp] = useState<StepUpRequest | null>(null);
-  const navigation = useResource(`nav:${me.user.id}`, loadNavigation);
+  // Loaded again when the offline copy opens, so that a copy is kept for offline starts.
+  const vaultOpen = useVaultState() === 'open';
+  const navigation = useResource(`nav:${me.user.id}:${vaultOpen}`, loadNavigation);
   const outbox = useOutbox();
   const chatQueued = outbox.some((item) => item.kind === 'chat.message');
 

@@ -5,6 +5,7 @@
  */
 import { Link } from 'wouter';
 import { api, describeError, seg } from '../../api/client.ts';
+import { cachedGet } from '../../offline/cached-get.ts';
 import {
   Banner,
   Card,
@@ -24,11 +25,11 @@ interface OrgProjects {
 }
 
 async function loadProjects(signal: AbortSignal): Promise<OrgProjects[]> {
-  const { orgs } = await api.get<{ orgs: Org[] }>('/v1/orgs', { signal });
+  const { orgs } = await cachedGet<{ orgs: Org[] }>('/v1/orgs', { signal });
   return Promise.all(
     orgs.map(async (org) => {
       try {
-        const { projects } = await api.get<{ projects: Project[] }>(
+        const { projects } = await cachedGet<{ projects: Project[] }>(
           `/v1/orgs/${seg(org.id)}/projects`,
           { signal },
         );

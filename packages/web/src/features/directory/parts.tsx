@@ -39,6 +39,7 @@ import {
 } from './logic.ts';
 import type { Org, OrgRole, Person, Project } from './types.ts';
 import './directory.css';
+import { cachedGet } from '../../offline/cached-get.ts';
 
 // --- who is looking ----------------------------------------------------------
 
@@ -68,7 +69,7 @@ export function useViewer(): ViewerInfo {
 /** The orgs the person can see, by id (names for badges and headings). */
 export function useOrgs() {
   const orgs = useResource('directory:orgs', (signal) =>
-    api.get<{ orgs: Org[] }>('/v1/orgs', { signal }),
+    cachedGet<{ orgs: Org[] }>('/v1/orgs', { signal }),
   );
   const byId = useMemo(() => new Map((orgs.data?.orgs ?? []).map((o) => [o.id, o])), [orgs.data]);
   return { ...orgs, byId };

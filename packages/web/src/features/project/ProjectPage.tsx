@@ -5,6 +5,8 @@
 import { lazy, Suspense } from 'react';
 import { Link, Route, Switch, useLocation } from 'wouter';
 import { api, seg } from '../../api/client.ts';
+import { cachedGet } from '../../offline/cached-get.ts';
+import { useVaultState } from '../../offline/vault.ts';
 import { Badge, ErrorNote, PageHeader, Spinner, useResource } from '../../ui/components.tsx';
 
 const BoardPage = lazy(() => import('../board/BoardPage.tsx'));
@@ -39,8 +41,9 @@ function Tab({ href, label }: { href: string; label: string }) {
 }
 
 export default function ProjectPage({ projectId }: { projectId: string }) {
-  const info = useResource(`project:${projectId}`, (signal) =>
-    api.get<ProjectInfo>(`/v1/projects/${seg(projectId)}`, { signal }),
+  const vaultOpen = useVaultState() === 'open';
+  const info = useResource(`project:${projectId}:${vaultOpen}`, (signal) =>
+    cachedGet<ProjectInfo>(`/v1/projects/${seg(projectId)}`, { signal }),
   );
   if (!info.data) return info.error ? <ErrorNote error={info.error} /> : <Spinner />;
   const data = info.data;
