@@ -330,7 +330,10 @@ async function journey(
   // --- a tampered ledger head: the signed checkpoint altered on its way ----------------
   await page.route('**/v1/audit/checkpoint', async (route) => {
     if (route.request().method() !== 'GET') return route.continue();
-    const genuine = await server.request('/v1/audit/checkpoint');
+    const genuine = await server.request('/v1/audit/checkpoint', {
+      headers: { authorization: `Bearer ${operatorToken}` },
+    });
+    assert.equal(genuine.status, 200, genuine.body);
     const lines = genuine.body.split('\n');
     lines[2] = Buffer.alloc(32, 7).toString('base64'); // another root hash, same signature
     await route.fulfill({
@@ -341,6 +344,8 @@ async function journey(
   });
   await page.getByRole('button', { name: 'Verify in this browser' }).click();
   await visible(page.getByText('Verification failed'), 30_000);
+  // Refused for what it is: a head whose signature does not match, not a parse error.
+  await visible(page.getByText(/signature/i), 5_000);
   await checkScreen(ada, '12-audit-tampered');
   await page.unroute('**/v1/audit/checkpoint');
 
@@ -470,6 +475,70 @@ async function journey(
       .getByRole('heading', { name: /Prepare the launch/ }),
     60_000,
   );
+
+  // --- a stolen laptop: the browser profile holds no plaintext ---------------------------------
+  const stored = await storedBrowserData(gus.page);
+  assert.ok(stored.records > 10, `the offline copy holds records (${stored.records})`);
+  for (const secret of [
+    'Written on the train',
+    'Prepare the launch',
+    'Sent while offline, delivered later.',
+    'Hello Gus — only our two browsers can read this.',
+    'Gus Globex',
+  ])
+    assert.ok(!stored.text.includes(secret), `"${secret}" readable in the browser profile`);
+  assert.deepEqual(
+    stored.cachedUrls.filter((url) => new URL(url).pathname.startsWith('/v1/')),
+    [],
+    'no API answer in the Cache Storage',
+  );
+}
+
+/**
+ * Everything the page's origin keeps on disk, as a thief would read it:
+ * every IndexedDB record (binary as Latin-1 text, so plaintext bytes would
+ * show), and the URLs in the Cache Storage.
+ */
+async function storedBrowserData(
+  page: Page,
+): Promise<{ records: number; text: string; cachedUrls: string[] }> {
+  return (await page.evaluate(`(async () => {
+    const asText = (value) => {
+      if (value instanceof ArrayBuffer) value = new Uint8Array(value);
+      if (ArrayBuffer.isView(value)) {
+        const bytes = new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+        let out = '';
+        for (const b of bytes) out += String.fromCharCode(b);
+        return out;
+      }
+      if (Array.isArray(value)) return value.map(asText).join(' ');
+      if (value && typeof value === 'object') return Object.entries(value).map(([k, v]) => k + ' ' + asText(v)).join(' ');
+      return String(value);
+    };
+    let records = 0;
+    let text = '';
+    for (const info of await indexedDB.databases()) {
+      const db = await new Promise((ok, no) => {
+        const open = indexedDB.open(info.name);
+        open.onsuccess = () => ok(open.result);
+        open.onerror = () => no(open.error);
+      });
+      for (const store of db.objectStoreNames) {
+        const all = await new Promise((ok, no) => {
+          const request = db.transaction(store).objectStore(store).getAll();
+          request.onsuccess = () => ok(request.result);
+          request.onerror = () => no(request.error);
+        });
+        records += all.length;
+        text += all.map(asText).join(' ');
+      }
+      db.close();
+    }
+    const cachedUrls = [];
+    for (const name of await caches.keys())
+      for (const request of await (await caches.open(name)).keys()) cachedUrls.push(request.url);
+    return { records, text, cachedUrls };
+  })()`)) as { records: number; text: string; cachedUrls: string[] };
 }
 
 /** Copies one person's passkeys (with their signature counters) to another device of theirs. */

@@ -138,6 +138,25 @@ export async function screenshot(page: Page, name: string): Promise<string> {
 /** Every screen: no CSP violation so far, no serious accessibility problem, a screenshot. */
 export async function checkScreen(person: Person, name: string): Promise<void> {
   await checkAccessibility(person.page, name);
+  // Responsive: the page itself never scrolls sideways (wide parts scroll inside themselves).
+  const overflow = await person.page.evaluate(
+    'document.documentElement.scrollWidth - document.documentElement.clientWidth',
+  );
+  if (Number(overflow) > 0) {
+    // Name the outermost elements that stick out, to say where to look.
+    const culprits = await person.page.evaluate(`(() => {
+      const width = document.documentElement.clientWidth;
+      const out = [...document.querySelectorAll('body *')].filter((el) => el.getBoundingClientRect().right > width + 1);
+      return out.filter((el) => !out.includes(el.parentElement)).slice(0, 5)
+        .map((el) => {
+          const chain = [];
+          for (let a = el.parentElement; a && chain.length < 4; a = a.parentElement)
+            chain.push(a.tagName.toLowerCase() + '.' + String(a.className).split(' ').join('.') + '[' + getComputedStyle(a).overflowX + ' ' + a.clientWidth + '/' + a.scrollWidth + ']');
+          return el.tagName.toLowerCase() + (el.className ? '.' + String(el.className).split(' ').join('.') : '') + ' ' + Math.round(el.getBoundingClientRect().right) + 'px in ' + chain.join(' < ');
+        });
+    })()`);
+    assert.fail(`${name} is ${overflow} px wider than the screen: ${JSON.stringify(culprits)}`);
+  }
   assert.deepEqual(person.cspViolations, [], `CSP violations by ${name}`);
   await screenshot(person.page, name);
 }
