@@ -277,11 +277,17 @@ async function journey(
   await gus.page.getByRole('button', { name: 'Send' }).click();
   await visible(page.getByText('Hello Ada, received and decrypted.'), 60_000);
   await checkScreen(ada, '08-chat');
-  const chatUrl = gus.page.url();
 
   // --- the external goes offline, keeps working, comes back: everything syncs ---------
+  const projectId = new URL(projectUrl).pathname.split('/')[2] ?? '';
+  const shortLived = await callIn(page, 'POST', `/v1/projects/${projectId}/issues`, {
+    set: { title: 'Short-lived' },
+  });
+  assert.equal(shortLived.status, 201, JSON.stringify(shortLived.json));
+  const shortLivedId = (shortLived.json as { issue: { id: string } }).issue.id;
   await projectTab(gus.page, 'Board');
   await visible(card(gus.page, 'Prepare the launch'));
+  await visible(card(gus.page, 'Short-lived'));
   await gus.context.setOffline(true);
   await card(gus.page, 'Prepare the launch')
     .getByLabel(/Move to/)
@@ -305,6 +311,13 @@ async function journey(
   // Nothing reached the server while offline.
   await sleep(500);
   assert.equal(await page.getByText('Sent while offline, delivered later.').count(), 0);
+  // An edit that will clash: meanwhile, the admin deletes that issue.
+  await projectTab(gus.page, 'Board');
+  await card(gus.page, 'Short-lived')
+    .getByLabel(/Move to/)
+    .selectOption({ label: 'Review' });
+  const deleted = await callIn(page, 'DELETE', `/v1/issues/${shortLivedId}`);
+  assert.equal(deleted.status, 204, JSON.stringify(deleted.json));
 
   await gus.context.setOffline(false);
   await visible(page.getByText('Sent while offline, delivered later.'), 60_000);
@@ -314,16 +327,26 @@ async function journey(
     page.getByRole('region', { name: /Done/ }).getByRole('heading', { name: /Prepare the launch/ }),
     30_000,
   );
-  assert.equal(gus.page.url(), chatUrl);
-  await gus.page
-    .getByText('Queued', { exact: true })
-    .waitFor({ state: 'detached', timeout: 30_000 });
+  // The clash waits for the person, in plain words; the rest went through.
+  const decision = gus.page.getByRole('button', {
+    name: /1 change waiting to be sent, 1 needs your decision/,
+  });
+  await visible(decision, 30_000);
+  await decision.click();
+  const waiting = gus.page.getByRole('dialog', { name: 'Changes waiting to be sent' });
+  await visible(waiting.getByText(/Move APOLLO-\d+ to Review/));
+  await visible(waiting.getByText(/deleted/i));
+  await checkScreen(gus, '11-conflict');
+  await waiting.getByRole('button', { name: /^Discard: / }).click();
+  await waiting.getByRole('button', { name: /^Discard for good: / }).click();
+  await decision.waitFor({ state: 'detached', timeout: 10_000 });
+  await gus.page.keyboard.press('Escape');
 
   // --- the admin verifies the audit trail in the browser ------------------------------
   await nav(page, 'Installation admin').click();
   await page.getByRole('button', { name: 'Verify in this browser' }).click();
   await visible(page.getByText('Verified in this browser'), 30_000);
-  await checkScreen(ada, '11-audit-verified');
+  await checkScreen(ada, '12-audit-verified');
 
   // === what goes wrong, each told in plain words, nothing lost from the outbox ===========
 
@@ -346,11 +369,10 @@ async function journey(
   await visible(page.getByText('Verification failed'), 30_000);
   // Refused for what it is: a head whose signature does not match, not a parse error.
   await visible(page.getByText(/signature/i), 5_000);
-  await checkScreen(ada, '12-audit-tampered');
+  await checkScreen(ada, '12-audit-tampered-head');
   await page.unroute('**/v1/audit/checkpoint');
 
   // --- a policy tightened while the external is signed in ----------------------------
-  const projectId = new URL(projectUrl).pathname.split('/')[2] ?? '';
   const setExternalRanges = async (sourceCidrs: string[] | null) => {
     await stepUpIn(page);
     const answer = await callIn(page, 'PUT', `/v1/projects/${projectId}/policy`, {
@@ -572,7 +594,7 @@ async function callIn(
       const res = await fetch(${JSON.stringify(path)}, {
         method: ${JSON.stringify(method)},
         credentials: 'same-origin',
-        headers: { 'content-type': 'application/json' },
+        headers: ${body === undefined ? '{}' : "{ 'content-type': 'application/json' }"},
         body: ${body === undefined ? 'undefined' : JSON.stringify(JSON.stringify(body))},
       });
       const text = await res.text();
