@@ -262,7 +262,7 @@ describe('OIDC login against a real provider', () => {
     const callbackUrl = await env.browser.followWithin(authUrl.href, env.provider.issuer);
     const hop = await env.callback(callbackUrl);
     assert.equal(hop.status, 302, hop.body);
-    assert.equal(hop.location, `${env.origin}/login`);
+    assert.equal(hop.location, `${env.origin}/`);
     const token = sessionTokenFrom(hop);
     assert.ok(token, 'a session cookie');
     const cookieLine = hop.setCookies.find((l) => l.startsWith(`${SESSION_COOKIE}=`)) ?? '';

@@ -17,6 +17,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Secret, TOTP } from 'otpauth';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { tempDir } from '../support/temp.ts';
@@ -371,6 +372,43 @@ async function journey(
   await visible(page.getByText(/signature/i), 5_000);
   await checkScreen(ada, '12-audit-tampered-head');
   await page.unroute('**/v1/audit/checkpoint');
+
+  // --- the admin's other screens: account, org and project policy, key ceremonies -------
+  await nav(page, /^Account/).click();
+  await visible(page.getByRole('heading', { name: 'Your account' }));
+  await checkScreen(ada, '30-account-passkeys');
+  await page.getByRole('link', { name: 'Authenticator app' }).click();
+  await page.getByRole('button', { name: 'Set up an authenticator app' }).click();
+  const secretBox = page.locator('.secret-box');
+  await visible(secretBox);
+  const totpSecret = ((await secretBox.textContent()) ?? '').replace(/\s/g, '');
+  await page.getByLabel('Code from the app').fill(
+    new TOTP({
+      secret: Secret.fromBase32(totpSecret),
+      algorithm: 'SHA1',
+      digits: 6,
+      period: 30,
+    }).generate(),
+  );
+  await page.getByRole('button', { name: 'Confirm', exact: true }).click();
+  await visible(page.getByText('Set up', { exact: true }));
+  await checkScreen(ada, '31-account-authenticator');
+  await page.getByRole('link', { name: 'Recovery codes' }).click();
+  await page.getByRole('button', { name: 'Generate new codes' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Generate', exact: true }).click();
+  await visible(page.locator('.code-list li'));
+  assert.equal(await page.locator('.code-list li').count(), 10, 'ten recovery codes, shown once');
+  await checkScreen(ada, '32-account-recovery-codes');
+  const adaOrgId = ((await callIn(page, 'GET', '/v1/me')).json as { orgId: string }).orgId;
+  await page.goto(`${origin}/orgs/${adaOrgId}/admin`);
+  await visible(page.getByRole('heading', { name: /policy/i }));
+  await checkScreen(ada, '33-org-policy');
+  await page.goto(`${projectUrl}/settings`);
+  await visible(page.getByText('Effective', { exact: true }).first());
+  await checkScreen(ada, '34-project-policy');
+  await page.goto(`${origin}/admin/ceremonies`);
+  await visible(page.getByRole('heading', { name: /Seal/ }));
+  await checkScreen(ada, '35-key-ceremonies');
 
   // --- a policy tightened while the external is signed in ----------------------------
   const setExternalRanges = async (sourceCidrs: string[] | null) => {

@@ -1,6 +1,6 @@
 /**
- * A sealed (or uninitialised) server answers health, status and the unseal
- * ceremony, and refuses everything else: walk the whole route table, so a
+ * A sealed (or uninitialised) server answers health, status, the unseal
+ * ceremony and the web client's public files, and refuses everything else: walk the whole route table, so a
  * route added later is covered without touching this test.
  */
 import assert from 'node:assert/strict';
@@ -10,6 +10,7 @@ import {
   registeredRoutes,
   requireAccessDeclaration,
 } from '../../packages/server/src/http/app.ts';
+import { webAppRoutes } from '../../packages/server/src/http/web-app.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { tempDir } from '../support/temp.ts';
 
@@ -30,6 +31,18 @@ const sealedAllowList: Record<string, (state: 'uninitialized' | 'sealed') => num
   'GET /dns-query/:token': () => 404,
   'HEAD /dns-query/:token': () => 404,
   'POST /dns-query/:token': () => 404,
+  // The web client loads before init and while sealed: it shows those ceremonies. Its files
+  // are public (what an account may see comes from the API); `x` names no file of the build.
+  ...Object.fromEntries(
+    [...webAppRoutes, '/manifest.webmanifest', '/sw.js'].flatMap((path) => [
+      [`GET ${path}`, () => 200],
+      [`HEAD ${path}`, () => 200],
+    ]),
+  ),
+  'GET /static/*': () => 404,
+  'HEAD /static/*': () => 404,
+  'GET /icons/*': () => 404,
+  'HEAD /icons/*': () => 404,
 };
 
 function concretePath(url: string): string {

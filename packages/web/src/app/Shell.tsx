@@ -5,7 +5,7 @@
  */
 import { lazy, type ReactNode, Suspense, useEffect, useState } from 'react';
 import { Link, Redirect, Route, Switch, useLocation } from 'wouter';
-import { api, seg, setStepUpHandler } from '../api/client.ts';
+import { seg, setStepUpHandler } from '../api/client.ts';
 import { StepUpDialog, type StepUpRequest } from '../features/setup/StepUpDialog.tsx';
 import { cachedGet } from '../offline/cached-get.ts';
 import { OutboxStatus } from '../offline/OutboxStatus.tsx';

@@ -100,9 +100,9 @@ export function registerOidcRoutes(app: App, deps: OidcRouteDeps): void {
       setSessionCookie(reply, token, maxAge);
       req.log.info({ connector, userId, sessionId: session.id }, 'OIDC login');
       // The session cookie is SameSite=Strict and this redirect ends a cross-site
-      // chain, so the browser withholds it here; the login page's own fetch of
-      // /v1/me is same-site and shows the account.
-      return reply.redirect('/login', 302);
+      // chain, so the browser withholds it here; the web client's own fetch of
+      // /v1/me is same-site and opens the app signed in.
+      return reply.redirect('/', 302);
     },
   );
 }

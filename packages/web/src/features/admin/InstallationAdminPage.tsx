@@ -14,7 +14,6 @@ import {
   Banner,
   Button,
   Card,
-  Checkbox,
   Dialog,
   EmptyState,
   ErrorNote,
@@ -28,6 +27,12 @@ import {
 } from '../../ui/components.tsx';
 import { AuditBrowser, ScrollBlock } from './AuditTable.tsx';
 import './admin.css';
+import {
+  initialUnsealMaterial,
+  UnsealMaterialFields,
+  unsealMaterialBody,
+  unsealMaterialProblem,
+} from '../setup/UnsealMaterialFields.tsx';
 
 const tabs = [
   { id: 'audit', label: 'Audit ledger' },
@@ -361,17 +366,9 @@ function RekeyCeremony() {
   const [currentKind, setCurrentKind] = useState<'passphrase' | 'shares'>('passphrase');
   const [currentPassphrase, setCurrentPassphrase] = useState('');
   const [currentShares, setCurrentShares] = useState('');
-  const [usePassphrase, setUsePassphrase] = useState(true);
-  const [newPassphrase, setNewPassphrase] = useState('');
-  const [newPassphraseAgain, setNewPassphraseAgain] = useState('');
-  const [useShares, setUseShares] = useState(false);
-  const [count, setCount] = useState('5');
-  const [threshold, setThreshold] = useState('3');
+  const [material, setMaterial] = useState(initialUnsealMaterial);
   const [result, setResult] = useState<RekeyResult | null>(null);
-  const mismatch =
-    usePassphrase && newPassphraseAgain !== '' && newPassphrase !== newPassphraseAgain
-      ? 'The two passphrases differ.'
-      : null;
+  const problem = unsealMaterialProblem(material);
   const rekey = useAction(async () => {
     const operatorToken = token;
     setToken('');
@@ -384,10 +381,7 @@ function RekeyCeremony() {
               .map((s) => s.trim())
               .filter(Boolean),
           };
-    const next = {
-      ...(usePassphrase ? { passphrase: newPassphrase } : {}),
-      ...(useShares ? { shares: { count: Number(count), threshold: Number(threshold) } } : {}),
-    };
+    const next = unsealMaterialBody(material);
     const answer = await api.post<RekeyResult>(
       '/v1/sys/rekey',
       { current, next },
@@ -395,13 +389,12 @@ function RekeyCeremony() {
     );
     setCurrentPassphrase('');
     setCurrentShares('');
-    setNewPassphrase('');
-    setNewPassphraseAgain('');
+    setMaterial(initialUnsealMaterial);
     setResult(answer);
   });
   const submit = (event: FormEvent) => {
     event.preventDefault();
-    if (!mismatch) void rekey.run();
+    if (!problem) void rekey.run();
   };
   return (
     <Ceremony
@@ -476,57 +469,11 @@ function RekeyCeremony() {
           </fieldset>
           <fieldset className="fieldset">
             <legend>New unseal material</legend>
-            <Checkbox
-              label="A new passphrase"
-              checked={usePassphrase}
-              onChange={(e) => setUsePassphrase(e.target.checked)}
+            <UnsealMaterialFields
+              value={material}
+              onChange={setMaterial}
+              labels={{ passphrase: 'New passphrase', confirm: 'New passphrase again' }}
             />
-            {usePassphrase ? (
-              <>
-                <TextField
-                  label="New passphrase"
-                  type="password"
-                  autoComplete="new-password"
-                  hint="At least 12 characters."
-                  minLength={12}
-                  value={newPassphrase}
-                  onChange={(e) => setNewPassphrase(e.target.value)}
-                  required
-                />
-                <TextField
-                  label="New passphrase again"
-                  type="password"
-                  autoComplete="new-password"
-                  value={newPassphraseAgain}
-                  error={mismatch}
-                  onChange={(e) => setNewPassphraseAgain(e.target.value)}
-                  required
-                />
-              </>
-            ) : null}
-            <Checkbox
-              label="New key shares"
-              checked={useShares}
-              onChange={(e) => setUseShares(e.target.checked)}
-            />
-            {useShares ? (
-              <div className="form-grid">
-                <TextField
-                  label="Number of shares"
-                  inputMode="numeric"
-                  value={count}
-                  onChange={(e) => setCount(e.target.value)}
-                  required
-                />
-                <TextField
-                  label="Shares needed to unseal"
-                  inputMode="numeric"
-                  value={threshold}
-                  onChange={(e) => setThreshold(e.target.value)}
-                  required
-                />
-              </div>
-            ) : null}
           </fieldset>
           <OperatorTokenField value={token} onChange={setToken} />
           <ErrorNote error={rekey.error} />
@@ -534,7 +481,7 @@ function RekeyCeremony() {
             type="submit"
             variant="primary"
             busy={rekey.busy}
-            disabled={!token || (!usePassphrase && !useShares) || Boolean(mismatch)}
+            disabled={!token || problem !== null}
           >
             Rekey
           </Button>

@@ -4,7 +4,7 @@
  * actions, and a plain explanation when there is nothing to show yet.
  */
 import { Link } from 'wouter';
-import { api, describeError, seg } from '../../api/client.ts';
+import { describeError, seg } from '../../api/client.ts';
 import { cachedGet } from '../../offline/cached-get.ts';
 import {
   Banner,

@@ -4,7 +4,7 @@
  */
 import { lazy, Suspense } from 'react';
 import { Link, Route, Switch, useLocation } from 'wouter';
-import { api, seg } from '../../api/client.ts';
+import { seg } from '../../api/client.ts';
 import { cachedGet } from '../../offline/cached-get.ts';
 import { useVaultState } from '../../offline/vault.ts';
 import { Badge, ErrorNote, PageHeader, Spinner, useResource } from '../../ui/components.tsx';

@@ -9,6 +9,12 @@ import { type FormEvent, useState } from 'react';
 import { api, describeError } from '../../api/client.ts';
 import { createCredential } from '../../api/webauthn.ts';
 import { Banner, Button, Card, Checkbox, TextField } from '../../ui/components.tsx';
+import {
+  initialUnsealMaterial,
+  UnsealMaterialFields,
+  unsealMaterialBody,
+  unsealMaterialProblem,
+} from './UnsealMaterialFields.tsx';
 
 interface InitResponse {
   installationId: string;
@@ -37,26 +43,18 @@ export function InitScreen({ onDone }: { onDone: () => void }) {
 }
 
 function KeyChoice({ onInitialised }: { onInitialised: (result: InitResponse) => void }) {
-  const [usePassphrase, setUsePassphrase] = useState(true);
-  const [useShares, setUseShares] = useState(false);
-  const [passphrase, setPassphrase] = useState('');
-  const [confirm, setConfirm] = useState('');
-  const [count, setCount] = useState('3');
-  const [threshold, setThreshold] = useState('2');
+  const [material, setMaterial] = useState(initialUnsealMaterial);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const problem = unsealMaterialProblem(material);
 
-  const mismatch = usePassphrase && confirm !== '' && confirm !== passphrase;
   const submit = async (event: FormEvent) => {
     event.preventDefault();
-    if (mismatch) return;
+    if (problem) return;
     setBusy(true);
     setError(null);
     try {
-      const body: Record<string, unknown> = {};
-      if (usePassphrase) body.passphrase = passphrase;
-      if (useShares) body.shares = { count: Number(count), threshold: Number(threshold) };
-      onInitialised(await api.post<InitResponse>('/v1/sys/init', body));
+      onInitialised(await api.post<InitResponse>('/v1/sys/init', unsealMaterialBody(material)));
     } catch (failure) {
       setError(describeError(failure));
     } finally {
@@ -73,65 +71,8 @@ function KeyChoice({ onInitialised }: { onInitialised: (result: InitResponse) =>
       </p>
       {error ? <Banner tone="danger">{error}</Banner> : null}
       <form onSubmit={submit}>
-        <Checkbox
-          label="A passphrase"
-          checked={usePassphrase}
-          onChange={(e) => setUsePassphrase(e.target.checked)}
-        />
-        {usePassphrase ? (
-          <div className="form-grid">
-            <TextField
-              label="Passphrase"
-              type="password"
-              autoComplete="new-password"
-              minLength={12}
-              hint="At least 12 characters; a few random words are good."
-              value={passphrase}
-              onChange={(e) => setPassphrase(e.target.value)}
-              required
-            />
-            <TextField
-              label="Passphrase again"
-              type="password"
-              autoComplete="new-password"
-              value={confirm}
-              error={mismatch ? 'The two passphrases differ.' : null}
-              onChange={(e) => setConfirm(e.target.value)}
-              required
-            />
-          </div>
-        ) : null}
-        <Checkbox
-          label="Key shares for several operators (Shamir)"
-          checked={useShares}
-          onChange={(e) => setUseShares(e.target.checked)}
-        />
-        {useShares ? (
-          <div className="form-grid">
-            <TextField
-              label="Number of shares"
-              type="number"
-              min={2}
-              max={255}
-              value={count}
-              onChange={(e) => setCount(e.target.value)}
-            />
-            <TextField
-              label="Shares needed to unseal"
-              type="number"
-              min={2}
-              max={Number(count) || 255}
-              value={threshold}
-              onChange={(e) => setThreshold(e.target.value)}
-            />
-          </div>
-        ) : null}
-        <Button
-          type="submit"
-          variant="primary"
-          busy={busy}
-          disabled={(!usePassphrase && !useShares) || mismatch}
-        >
+        <UnsealMaterialFields value={material} onChange={setMaterial} />
+        <Button type="submit" variant="primary" busy={busy} disabled={problem !== null}>
           Initialise the server
         </Button>
       </form>
