@@ -149,8 +149,10 @@ describe('outbox', () => {
     assert.deepEqual(sent, []);
     online = true;
     updateAppStatus({ connectivity: 'online' });
-    // No flush call and no timer: the status change alone sends it.
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    // No flush call and no timer: the status change alone sends it (polled, not a fixed
+    // delay: fake IndexedDB is slow on a loaded machine).
+    for (let waited = 0; sent.length === 0 && waited < 5_000; waited += 10)
+      await new Promise((resolve) => setTimeout(resolve, 10));
     assert.deepEqual(sent, ['a']);
     assert.ok(timers.every((t) => t.cleared));
   });
@@ -254,10 +256,21 @@ describe('outbox', () => {
 
   test('a discard while the item is being sent is refused', async () => {
     let release: (value: SendOutcome) => void = () => {};
-    useSender('board.ops', () => new Promise<SendOutcome>((resolve) => (release = resolve)));
+    let senderCalled: () => void = () => {};
+    const called = new Promise<void>((resolve) => (senderCalled = resolve));
+    useSender(
+      'board.ops',
+      () =>
+        new Promise<SendOutcome>((resolve) => {
+          release = resolve;
+          senderCalled();
+        }),
+    );
     const queued = await enqueue(item('a'));
     const flushing = flushOutbox();
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    // Wait for the send itself, not a guessed delay: on a loaded machine IndexedDB is slow,
+    // and releasing before the sender runs would leave the flush waiting for ever.
+    await called;
     assert.equal(outboxItems()[0]?.state, 'sending');
     await assert.rejects(discardItem(queued.id), /being sent/);
     release({ status: 'sent' });
