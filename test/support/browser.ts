@@ -40,11 +40,12 @@ export interface TestBrowser {
 }
 
 /**
- * Chromium trusting the server whose data directory is given, with one
- * page and a resident-key, user-verifying virtual authenticator. Null when
- * skipped (no Chromium outside CI); under CI=true a missing browser fails.
+ * Debian's Chromium trusting the server whose data directory is given (its
+ * leaf pinned, see above), with fake media devices for calls; closed after
+ * the test. Null when skipped (no Chromium outside CI); under CI=true a
+ * missing browser fails.
  */
-export async function launchBrowser(t: TestContext, dataDir: string): Promise<TestBrowser | null> {
+export async function launchChromium(t: TestContext, dataDir: string): Promise<Browser | null> {
   if (!existsSync(chromiumPath)) {
     if (process.env.CI === 'true')
       throw new Error(`Chromium is required under CI=true: ${chromiumPath} is missing`);
@@ -60,10 +61,22 @@ export async function launchBrowser(t: TestContext, dataDir: string): Promise<Te
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
+      '--use-fake-ui-for-media-stream',
+      '--use-fake-device-for-media-stream',
       `--ignore-certificate-errors-spki-list=${spkiPin(leaf)}`,
     ],
   });
   t.after(() => browser.close());
+  return browser;
+}
+
+/**
+ * Chromium as above with one page and a resident-key, user-verifying
+ * virtual authenticator.
+ */
+export async function launchBrowser(t: TestContext, dataDir: string): Promise<TestBrowser | null> {
+  const browser = await launchChromium(t, dataDir);
+  if (!browser) return null;
   const context = await browser.newContext();
   const page = await context.newPage();
   const cdp = await context.newCDPSession(page);

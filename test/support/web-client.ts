@@ -7,18 +7,14 @@
  * Security Policy violations, and a screenshot in the test output folder.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import type { TestContext } from 'node:test';
-import {
-  type Browser,
-  type BrowserContext,
-  type CDPSession,
-  chromium,
-  type Page,
-} from 'playwright-core';
-import { chromiumPath, spkiPin } from './browser.ts';
+import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
+import { launchChromium } from './browser.ts';
+
+export { launchChromium };
+
 import { repoRoot } from './process.ts';
 
 const require = createRequire(import.meta.url);
@@ -35,31 +31,6 @@ export interface Person {
   authenticatorId: string;
   /** CSP violations the page reported (must stay empty). */
   cspViolations: string[];
-}
-
-export async function launchChromium(t: TestContext, dataDir: string): Promise<Browser | null> {
-  if (!existsSync(chromiumPath)) {
-    if (process.env.CI === 'true')
-      throw new Error(`Chromium is required under CI=true: ${chromiumPath} is missing`);
-    t.skip(`no Chromium at ${chromiumPath}`);
-    return null;
-  }
-  const leaf = readFileSync(join(dataDir, 'tls', 'server.crt'), 'utf8');
-  const browser = await chromium.launch({
-    executablePath: chromiumPath,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--use-fake-ui-for-media-stream',
-      '--use-fake-device-for-media-stream',
-      `--ignore-certificate-errors-spki-list=${spkiPin(leaf)}`,
-    ],
-  });
-  t.after(() => browser.close());
-  return browser;
 }
 
 /** A person at their own device: fresh profile, a passkey authenticator with PRF. */
